@@ -1,1 +1,15 @@
-export {};
+export * from "./config";
+export * from "./grpc/errors";
+export * from "./grpc/handlers";
+export * from "./grpc/interceptors";
+export * from "./grpc/reflection";
+export * from "./grpc/server";
+export * from "./http/ops-server";
+export * from "./http/route-metrics";
+export * from "./logger";
+export * from "./metrics";
+export * from "./postgres";
+export * from "./readiness";
+export * from "./redis";
+export * from "./request-context";
+export * from "./shutdown";

@@ -1,0 +1,40 @@
+import pg from "pg";
+import type { Logger } from "./logger";
+import type { ReadinessCheck } from "./readiness";
+
+export interface PostgresPoolOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** Connections in the pool (default 10). */
+  max?: number;
+  /** Server-side `statement_timeout` for every query, in ms (default 5 000). */
+  statementTimeoutMs?: number;
+  /** Time to wait for a connection, in ms (default 5 000). */
+  connectionTimeoutMs?: number;
+  /** Idle connections are closed after this many ms (default 30 000). */
+  idleTimeoutMs?: number;
+  /** Shown in pg_stat_activity. */
+  applicationName?: string;
+  logger?: Logger;
+}
+
+/** A pg Pool with bounded size and a statement timeout; idle-client errors are logged, not thrown. */
+export function createPostgresPool(options: PostgresPoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    statement_timeout: options.statementTimeoutMs ?? 5_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    ...(options.applicationName ? { application_name: options.applicationName } : {}),
+  });
+  pool.on("error", (error) => options.logger?.error({ err: error }, "postgres idle client error"));
+  return pool;
+}
+
+/** Ready when the pool can run `select 1`. */
+export function postgresReadiness(pool: pg.Pool): ReadinessCheck {
+  return async () => {
+    await pool.query("select 1");
+  };
+}
