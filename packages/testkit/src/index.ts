@@ -1,1 +1,5 @@
-export {};
+export * from "./docker";
+export * from "./kafka";
+export * from "./ports";
+export * from "./postgres";
+export * from "./redis";

@@ -1,0 +1,137 @@
+import { type KafkaMock, startKafkaMock } from "@excraft/testkit";
+import { logLevel } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openKafkaEventLog } from "../src/kafka/kafka-event-log";
+import type { EventLog, OutgoingMessage, Subscription } from "../src/port";
+
+const TOPIC = "fault.v1";
+const PARTITIONS = 6;
+const KEYS = 30;
+const PER_KEY = 100; // 3,000 messages
+const PRODUCE = 0; // Kafka API key of ProduceRequest
+const NOT_LEADER_OR_FOLLOWER = 6;
+const REQUEST_TIMED_OUT = 7;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("kafka adapter under broker failures (librdkafka mock cluster, 3 brokers)", () => {
+  let mock: KafkaMock;
+  let log: EventLog;
+  beforeAll(async () => {
+    mock = await startKafkaMock({ brokers: 3, topics: [{ name: TOPIC, partitions: PARTITIONS }] });
+    log = await openKafkaEventLog({
+      brokers: mock.brokers,
+      createTopic: mock.createTopic,
+      publishTimeoutMs: 30_000,
+      sessionTimeoutMs: 5_000,
+      heartbeatIntervalMs: 500,
+      logLevel: logLevel.NOTHING,
+    });
+  });
+  afterAll(async () => {
+    await log?.close();
+    await mock?.stop();
+  });
+
+  it("acknowledges only written messages; all are consumed in per-key order", async () => {
+    const started = Date.now();
+    // What the consumer saw: first delivery per (key, seq), and where.
+    const seen = new Map<string, { partition: number; offset: bigint }>();
+    const lastSeq = new Map<string, number>();
+    let consumed = 0;
+    let duplicates = 0;
+    let orderViolations = 0;
+    const sub: Subscription = await log.subscribe({
+      topics: [TOPIC],
+      groupId: "fault-checker",
+      fromBeginning: true,
+      eachBatch: async (b) => {
+        for (const r of b.records) {
+          consumed++;
+          const seq = Number(dec.decode(r.value));
+          const id = `${r.key}:${seq}`;
+          if (seen.has(id)) {
+            duplicates++;
+            continue;
+          }
+          seen.set(id, { partition: r.partition, offset: r.offset });
+          if (seq < (lastSeq.get(r.key) ?? -1)) orderViolations++;
+          else lastSeq.set(r.key, seq);
+        }
+      },
+    });
+
+    const acked = new Map<string, { partition: number; offset: bigint }>();
+    let rejected = 0;
+    const faults: string[] = [];
+    const faultScript = (async () => {
+      const t0 = Date.now();
+      while (acked.size < 600) await sleep(10);
+      const step = async (what: string, action: () => Promise<void>) => {
+        await action();
+        faults.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what} (acked ${acked.size})`);
+      };
+      await step("broker 2 down", () => mock.brokerDown(2));
+      await sleep(1_500);
+      await step("broker 3 down", () => mock.brokerDown(3));
+      await sleep(2_000);
+      await step("broker 2 up", () => mock.brokerUp(2));
+      await sleep(1_500);
+      await step("broker 3 up", () => mock.brokerUp(3));
+      await step("3 produce errors injected", () =>
+        mock.pushRequestErrors(PRODUCE, [NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, NOT_LEADER_OR_FOLLOWER]),
+      );
+    })();
+
+    // Each round publishes every key once; up to 4 rounds in flight (per-key order must still hold).
+    const inFlight = new Set<Promise<void>>();
+    for (let seq = 0; seq < PER_KEY; seq++) {
+      const messages: OutgoingMessage[] = Array.from({ length: KEYS }, (_, k) => ({
+        key: `acct-${k}`,
+        value: enc.encode(String(seq)),
+      }));
+      const p = log.publish(TOPIC, messages).then(
+        (positions) => {
+          for (const [i, pos] of positions.entries()) acked.set(`${messages[i]!.key}:${seq}`, pos);
+        },
+        () => {
+          rejected += messages.length;
+        },
+      );
+      const tracked = p.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      if (inFlight.size >= 4) await Promise.race(inFlight);
+      await sleep(2);
+    }
+    await Promise.all(inFlight);
+    await faultScript;
+    const publishedMs = Date.now() - started;
+
+    const deadline = Date.now() + 60_000;
+    while ([...acked.keys()].some((id) => !seen.has(id)) && Date.now() < deadline) await sleep(100);
+    await sub.stop();
+
+    const missing = [...acked.keys()].filter((id) => !seen.has(id));
+    const misplaced = [...acked].filter(([id, pos]) => {
+      const s = seen.get(id);
+      return s !== undefined && (s.partition !== pos.partition || s.offset !== pos.offset);
+    }).length;
+    console.log(
+      [
+        `[fault] ${faults.join("; ")}`,
+        `[fault] published ${KEYS * PER_KEY}, acknowledged ${acked.size}, rejected ${rejected} in ${publishedMs} ms`,
+        `[fault] consumed ${consumed} records: ${seen.size} distinct, ${duplicates} duplicates, ` +
+          `${missing.length} acknowledged but missing, ${misplaced} at another offset than acknowledged, ` +
+          `${orderViolations} per-key order violations, total ${Date.now() - started} ms`,
+      ].join("\n"),
+    );
+    expect(faults.length).toBe(5);
+    expect(acked.size + rejected).toBe(KEYS * PER_KEY);
+    expect(acked.size).toBe(KEYS * PER_KEY); // the outage is shorter than the publish deadline
+    expect(missing).toEqual([]);
+    expect(misplaced).toBe(0);
+    expect(orderViolations).toBe(0);
+  }, 150_000);
+});
