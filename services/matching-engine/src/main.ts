@@ -1,0 +1,114 @@
+/**
+ * The matching-engine service as its own process (one container per shard in production):
+ * leads one shard of orders.v1 over Kafka, snapshots to PostgreSQL, serves `MatchingEngine` over
+ * gRPC and metrics/health over HTTP. A second process for the same shard stands by.
+ */
+import { openKafkaEventLog } from "@excraft/eventlog";
+import {
+  createGrpcServer,
+  createLogger,
+  createMetrics,
+  createPostgresPool,
+  createShutdown,
+  env,
+  loadConfig,
+  platformConfigSchema,
+  postgresReadiness,
+  Readiness,
+  startOpsServer,
+} from "@excraft/platform";
+import { MatchingEngineService } from "@excraft/proto";
+import { createMatchingEngineApi, EngineShardService, matchingEngineHandlers } from "./service/index.ts";
+
+export const engineConfigSchema = {
+  ...platformConfigSchema,
+  DATABASE_URL: env.url({ description: "PostgreSQL URL (snapshots, leader lease)" }),
+  KAFKA_BROKERS: env.string({ description: "Comma-separated Kafka bootstrap brokers" }),
+  ENGINE_SHARD: env.int({
+    description: "Shard this process leads (= partition of orders.v1)",
+    default: 0,
+    min: 0,
+  }),
+  ENGINE_SHARD_COUNT: env.int({
+    description: "Number of engine shards (partitions of the engine topics)",
+    default: 1,
+    min: 1,
+  }),
+  ENGINE_SNAPSHOT_EVERY_COMMANDS: env.int({
+    description: "Snapshot after this many commands",
+    default: 50_000,
+    min: 1,
+  }),
+  ENGINE_SNAPSHOT_EVERY_MS: env.int({
+    description: "Snapshot at least this often while busy, in ms",
+    default: 10_000,
+    min: 100,
+  }),
+};
+
+const config = loadConfig(engineConfigSchema);
+const logger = createLogger({ name: "matching-engine", level: config.LOG_LEVEL });
+const metrics = createMetrics({ defaultLabels: { service: "matching-engine" } });
+const readiness = new Readiness();
+const shutdown = createShutdown({ logger }).listen();
+
+const ops = await startOpsServer({
+  host: config.METRICS_HOST,
+  port: config.METRICS_PORT,
+  metrics,
+  readiness,
+  logger,
+});
+shutdown.onStart(() => readiness.markShuttingDown());
+shutdown.register("ops", () => ops.close());
+
+const pool = createPostgresPool({ url: config.DATABASE_URL, logger });
+readiness.register("postgres", postgresReadiness(pool));
+shutdown.register("postgres", () => pool.end());
+
+const eventLog = await openKafkaEventLog({ brokers: config.KAFKA_BROKERS.split(",") });
+shutdown.register("eventlog", () => eventLog.close());
+
+const engine = new EngineShardService({
+  shard: config.ENGINE_SHARD,
+  shardCount: config.ENGINE_SHARD_COUNT,
+  eventLog,
+  pool,
+  databaseUrl: config.DATABASE_URL,
+  logger,
+  registry: metrics.registry,
+  snapshotEveryCommands: config.ENGINE_SNAPSHOT_EVERY_COMMANDS,
+  snapshotEveryMs: config.ENGINE_SNAPSHOT_EVERY_MS,
+  // Losing the lease or the log means another instance may lead: stop at once, never write on.
+  // Crash-only: the next start restores the last snapshot and replays.
+  onFatal: (error) => {
+    logger.fatal({ err: error }, "engine failure: exiting");
+    process.exit(1);
+  },
+});
+readiness.register("engine", async () => {
+  if (engine.status !== "active") throw new Error(`engine is ${engine.status}`);
+});
+shutdown.register("engine", () => engine.stop());
+
+await createGrpcServer({
+  name: "matching-engine",
+  host: config.GRPC_HOST,
+  port: config.GRPC_PORT,
+  logger,
+  metrics,
+  maxHandlingMs: config.GRPC_MAX_HANDLING_MS,
+  drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  services: [
+    {
+      definition: MatchingEngineService,
+      implementation: matchingEngineHandlers(
+        createMatchingEngineApi(() =>
+          engine.processor && engine.status === "active" ? [engine.processor] : [],
+        ),
+      ),
+    },
+  ],
+  shutdown,
+});
+await engine.start();

@@ -1,0 +1,123 @@
+/**
+ * Deterministic orders.v1 command streams for the service tests: market set-up, then a seeded
+ * random mix of limit GTC/IOC orders, market orders, cancels and cancel-replaces.
+ */
+import { type MarketSpec, OrderCommand, OrderType, Side, TimeInForce } from "@excraft/proto";
+
+export const TEST_MARKETS = ["BTCUSDT", "ETHUSDT", "EXTUSDT"] as const;
+
+export function marketSpec(symbol: string): MarketSpec {
+  return {
+    symbol,
+    baseAsset: symbol.replace(/USDT$/, ""),
+    quoteAsset: "USDT",
+    priceScale: 2,
+    quantityScale: 4,
+    tickSize: 1n,
+    stepSize: 1n,
+    minQty: 1n,
+    maxQty: 0n,
+    minPrice: 1n,
+    maxPrice: 0n,
+    minNotional: 0n,
+    status: 1,
+    defaultStp: 1,
+    shard: 0,
+  };
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same stream everywhere. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function encodeCommands(commands: OrderCommand[]): Uint8Array[] {
+  return commands.map((c) => OrderCommand.encode(c).finish());
+}
+
+export function generateCommands(count: number, seed = 1): OrderCommand[] {
+  const next = random(seed);
+  const pick = (n: number) => Math.floor(next() * n);
+  const commands: OrderCommand[] = TEST_MARKETS.map((symbol, i) => ({
+    commandId: `add-${symbol}`,
+    timeMs: 1_700_000_000_000n + BigInt(i),
+    symbol,
+    command: { $case: "addMarket", value: { spec: marketSpec(symbol) } },
+  }));
+  const open: { symbol: string; orderId: bigint; accountId: string }[] = [];
+  let orderId = 1n;
+  for (let i = commands.length; i < count; i++) {
+    const symbol = TEST_MARKETS[pick(TEST_MARKETS.length)]!;
+    const accountId = `acct-${pick(40)}`;
+    const timeMs = 1_700_000_000_000n + BigInt(i);
+    const roll = next();
+    const base = { commandId: `c-${seed}-${i}`, timeMs, symbol };
+    if (roll < 0.1 && open.length > 0) {
+      const victim = open.splice(pick(open.length), 1)[0]!;
+      commands.push({
+        ...base,
+        symbol: victim.symbol,
+        command: {
+          $case: "cancel",
+          value: { accountId: victim.accountId, orderId: victim.orderId, clientOrderId: "" },
+        },
+      });
+      continue;
+    }
+    if (roll < 0.25 && open.length > 0) {
+      const target = open[pick(open.length)]!;
+      const newOrderId = orderId++;
+      commands.push({
+        ...base,
+        symbol: target.symbol,
+        command: {
+          $case: "replace",
+          value: {
+            accountId: target.accountId,
+            orderId: target.orderId,
+            clientOrderId: "",
+            newOrderId,
+            newClientOrderId: "",
+            newPrice: BigInt(9_900 + pick(200)),
+            newQuantity: BigInt(1 + pick(50)),
+          },
+        },
+      });
+      target.orderId = newOrderId;
+      continue;
+    }
+    const side = next() < 0.5 ? Side.BUY : Side.SELL;
+    const id = orderId++;
+    const isMarket = roll > 0.97;
+    commands.push({
+      ...base,
+      command: {
+        $case: "place",
+        value: {
+          orderId: id,
+          accountId,
+          clientOrderId: `cl-${id}`,
+          side,
+          type: isMarket ? OrderType.MARKET : OrderType.LIMIT,
+          timeInForce: isMarket ? TimeInForce.UNSPECIFIED : roll > 0.9 ? TimeInForce.IOC : TimeInForce.GTC,
+          price: isMarket ? 0n : BigInt(9_900 + pick(200)),
+          quantity: BigInt(1 + pick(50)),
+          quoteOrderQty: 0n,
+          stopPrice: 0n,
+          selfTradePrevention: 0,
+          reserved: 0n,
+        },
+      },
+    });
+    if (!isMarket) open.push({ symbol, orderId: id, accountId });
+    if (open.length > 600) open.splice(0, 100);
+  }
+  return commands;
+}
