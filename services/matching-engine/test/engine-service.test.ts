@@ -1,6 +1,14 @@
 import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createGrpcServer, createLogger, createMetrics, createPostgresPool } from "@excraft/platform";
-import { ExecutionEvent, MatchingEngineClient, MatchingEngineService, Side } from "@excraft/proto";
+import {
+  type BookSnapshot,
+  ExecutionEvent,
+  type GetOrderResponse,
+  type ListMarketsResponse,
+  MatchingEngineClient,
+  MatchingEngineService,
+  Side,
+} from "@excraft/proto";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import type pg from "pg";
@@ -143,10 +151,12 @@ describe("EngineShardService", () => {
     ) =>
       new Promise<Res>((resolve, reject) => method.call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
     try {
-      const markets = await call(client.listMarkets, {});
+      const markets = await unary<ListMarketsResponse>((cb) => client.listMarkets({}, cb));
       expect(markets.markets.map((m) => m.symbol).sort()).toEqual(["BTCUSDT", "ETHUSDT", "EXTUSDT"]);
 
-      const book = await call(client.getOrderBook, { symbol: "BTCUSDT", depth: 5 });
+      const book = await unary<BookSnapshot>((cb) =>
+        client.getOrderBook({ symbol: "BTCUSDT", depth: 5 }, cb),
+      );
       expect(book.bids.length).toBeGreaterThan(0);
       expect(book.bids.length).toBeLessThanOrEqual(5);
       expect(book.lastUpdateId).toBeGreaterThan(0n);
@@ -156,23 +166,29 @@ describe("EngineShardService", () => {
         expect(book.bids[i]!.price).toBeLessThan(book.bids[i - 1]!.price);
 
       const live = engine.processor!.engine.book("BTCUSDT")!.openOrders()[0]!;
-      const order = await call(client.getOrder, {
-        symbol: "BTCUSDT",
-        orderId: BigInt(live.orderId),
-        accountId: "",
-        clientOrderId: "",
-      });
+      const order = await unary<GetOrderResponse>((cb) =>
+        client.getOrder(
+          { symbol: "BTCUSDT", orderId: BigInt(live.orderId), accountId: "", clientOrderId: "" },
+          cb,
+        ),
+      );
       expect(order.order?.orderId).toBe(BigInt(live.orderId));
       expect(order.order?.side).toBe(live.side === 1 ? Side.BUY : Side.SELL);
 
-      await expect(call(client.getOrderBook, { symbol: "NOPE", depth: 5 })).rejects.toMatchObject({
+      await expect(
+        unary<BookSnapshot>((cb) => client.getOrderBook({ symbol: "NOPE", depth: 5 }, cb)),
+      ).rejects.toMatchObject({
         code: status.NOT_FOUND,
       });
-      await expect(call(client.getOrderBook, { symbol: "BTCUSDT", depth: 100_000 })).rejects.toMatchObject({
+      await expect(
+        unary<BookSnapshot>((cb) => client.getOrderBook({ symbol: "BTCUSDT", depth: 100_000 }, cb)),
+      ).rejects.toMatchObject({
         code: status.INVALID_ARGUMENT,
       });
       await expect(
-        call(client.getOrder, { symbol: "BTCUSDT", orderId: 999_999_999n, accountId: "", clientOrderId: "" }),
+        unary<GetOrderResponse>((cb) =>
+          client.getOrder({ symbol: "BTCUSDT", orderId: 999_999_999n, accountId: "", clientOrderId: "" }, cb),
+        ),
       ).rejects.toMatchObject({ code: status.NOT_FOUND });
     } finally {
       client.close();
