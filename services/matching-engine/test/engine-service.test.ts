@@ -145,11 +145,10 @@ describe("EngineShardService", () => {
       ],
     });
     const client = new MatchingEngineClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
-    const call = <Req, Res>(
-      method: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown,
-      req: Req,
-    ) =>
-      new Promise<Res>((resolve, reject) => method.call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
+    const unary = <Res>(send: (callback: (error: ServiceError | null, response: Res) => void) => unknown) =>
+      new Promise<Res>((resolve, reject) =>
+        send((error, response) => (error ? reject(error) : resolve(response))),
+      );
     try {
       const markets = await unary<ListMarketsResponse>((cb) => client.listMarkets({}, cb));
       expect(markets.markets.map((m) => m.symbol).sort()).toEqual(["BTCUSDT", "ETHUSDT", "EXTUSDT"]);
