@@ -16,7 +16,7 @@ export function workspaceVitestConfig(workspaceDir: string, overrides: ViteUserC
         hookTimeout: 120_000,
         reporters: [
           "default",
-          ["json", { outputFile: join(workspaceDir, "../../.test-results", `${workspace}.json`) }],
+          ["json", { outputFile: join(import.meta.dirname, ".test-results", `${workspace}.json`) }],
         ],
       },
     }),
