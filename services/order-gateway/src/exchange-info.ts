@@ -1,0 +1,97 @@
+/** GET /api/v3/exchangeInfo: markets with Binance's fields and filters, from the engine's MarketSpecs. */
+import type { MarketSpec } from "@excraft/proto";
+import { displayDecimals } from "./decimal.ts";
+import { price, qty, quote } from "./format.ts";
+import { statusName } from "./markets.ts";
+
+const ORDER_TYPES = [
+  "LIMIT",
+  "LIMIT_MAKER",
+  "MARKET",
+  "STOP_LOSS",
+  "STOP_LOSS_LIMIT",
+  "TAKE_PROFIT",
+  "TAKE_PROFIT_LIMIT",
+];
+const STP_MODES = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"];
+
+/** The engine's "0 = no maximum" becomes Binance's largest printable value of the field. */
+const NO_MAX_PRICE = 1_000_000n;
+
+export function rateLimitsJson(weightPerMinute: number) {
+  return [{ rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: weightPerMinute }];
+}
+
+export function symbolJson(spec: MarketSpec, showPermissionSets = true) {
+  const maxPrice = spec.maxPrice === 0n ? NO_MAX_PRICE * 10n ** BigInt(spec.priceScale) : spec.maxPrice;
+  const maxQty = spec.maxQty === 0n ? 9_000_000_000n * 10n ** BigInt(spec.quantityScale) : spec.maxQty;
+  const stp = STP_MODES[spec.defaultStp - 1] ?? "EXPIRE_TAKER";
+  return {
+    symbol: spec.symbol,
+    status: statusName(spec.status),
+    baseAsset: spec.baseAsset,
+    baseAssetPrecision: displayDecimals(spec.quantityScale),
+    quoteAsset: spec.quoteAsset,
+    quotePrecision: displayDecimals(spec.priceScale),
+    quoteAssetPrecision: displayDecimals(spec.priceScale),
+    baseCommissionPrecision: displayDecimals(spec.quantityScale),
+    quoteCommissionPrecision: displayDecimals(spec.priceScale),
+    orderTypes: ORDER_TYPES,
+    icebergAllowed: false,
+    ocoAllowed: false,
+    otoAllowed: false,
+    quoteOrderQtyMarketAllowed: true,
+    allowTrailingStop: false,
+    cancelReplaceAllowed: true,
+    amendAllowed: false,
+    isSpotTradingAllowed: true,
+    isMarginTradingAllowed: false,
+    filters: [
+      {
+        filterType: "PRICE_FILTER",
+        minPrice: price(spec, spec.minPrice),
+        maxPrice: price(spec, maxPrice),
+        tickSize: price(spec, spec.tickSize),
+      },
+      {
+        filterType: "LOT_SIZE",
+        minQty: qty(spec, spec.minQty),
+        maxQty: qty(spec, maxQty),
+        stepSize: qty(spec, spec.stepSize),
+      },
+      {
+        filterType: "MIN_NOTIONAL",
+        minNotional: quote(spec, spec.minNotional),
+        applyToMarket: true,
+        avgPriceMins: 5,
+      },
+      {
+        filterType: "NOTIONAL",
+        minNotional: quote(spec, spec.minNotional),
+        applyMinToMarket: true,
+        maxNotional: quote(spec, 9_000_000n * 10n ** BigInt(spec.priceScale + spec.quantityScale)),
+        applyMaxToMarket: false,
+        avgPriceMins: 5,
+      },
+    ],
+    permissions: [],
+    ...(showPermissionSets ? { permissionSets: [["SPOT"]] } : {}),
+    defaultSelfTradePreventionMode: stp,
+    allowedSelfTradePreventionModes: STP_MODES,
+  };
+}
+
+export function exchangeInfoJson(
+  markets: MarketSpec[],
+  serverTime: number,
+  weightPerMinute: number,
+  showPermissionSets = true,
+) {
+  return {
+    timezone: "UTC",
+    serverTime,
+    rateLimits: rateLimitsJson(weightPerMinute),
+    exchangeFilters: [],
+    symbols: markets.map((m) => symbolJson(m, showPermissionSets)),
+  };
+}
