@@ -17,6 +17,7 @@ import {
   matchingEngineHandlers,
   TOPICS,
 } from "@excraft/matching-engine";
+import { createMarketDataGateway } from "@excraft/order-gateway";
 import {
   createGrpcServer,
   createLogger,
@@ -54,7 +55,12 @@ const metrics = createMetrics({ defaultLabels: { service: "standalone" } });
 const readiness = new Readiness();
 const shutdown = createShutdown({ logger }).listen();
 shutdown.onStart(() => readiness.markShuttingDown());
-const ports = { grpc: options.basePort, metrics: options.basePort + 1, postgres: options.basePort + 9 };
+const ports = {
+  grpc: options.basePort,
+  metrics: options.basePort + 1,
+  http: options.basePort + 2,
+  postgres: options.basePort + 9,
+};
 const dataDir = resolve(options.dataDir);
 
 const step = (what: string) => logger.info(what);
@@ -123,6 +129,19 @@ const grpc = await createGrpcServer({
   shutdown,
 });
 
+step("starting the market-data gateway (REST + WebSocket)");
+const gateway = createMarketDataGateway({
+  eventLog,
+  pool,
+  engine: `${options.host}:${grpc.port}`,
+  logger,
+  metrics,
+  host: options.host,
+  port: ports.http,
+});
+const http = await gateway.start();
+shutdown.register("order gateway", () => gateway.stop());
+
 const orderIds = new OrderIdAllocator(pool);
 await orderIds.migrate();
 if (options.demo) {
@@ -155,8 +174,10 @@ if (options.demo) {
 const host = options.host;
 console.log(`
 ExCraft is running (one process, embedded defaults). Stop with Ctrl-C; state is kept in ${dataDir}.
+  REST     ${http.url}/api/v3   (Binance Spot v3 public endpoints: exchangeInfo, depth, trades, klines, ticker, ...)
+  WebSocket ${http.wsUrl}/ws/<stream>  and  ${http.wsUrl}/stream?streams=   (depth, trade, kline, ticker, bookTicker)
   gRPC     ${host}:${grpc.port}   services: excraft.v1.MatchingEngine, grpc.health.v1.Health, reflection
   metrics  http://${host}:${ops.port}/metrics   health: /healthz  readiness: /readyz
   postgres ${databaseUrl.replace(/:[^:@/]+@/, ":***@")}
-Not yet in this build: REST (Binance v3) and WebSocket gateway, wallet, market-maker gRPC stream.
+Not yet in this build: signed order entry (REST/WebSocket API), wallet and balances, market-maker gRPC stream.
 `);

@@ -43,7 +43,8 @@ async function waitReady(metricsPort: number, child: ChildProcess, output: () =>
       (r) => r.ok,
       () => false,
     );
-    if (ok) return;
+    // The banner is printed last, once every part is up.
+    if (ok && output().includes("ExCraft is running")) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`exchange not ready:\n${output()}`);
@@ -92,6 +93,13 @@ describe("npm start (standalone exchange)", () => {
     const first = startExchange(dataDir, basePort);
     await waitReady(basePort + 1, first.child, first.output);
     expect(first.output()).toContain(`gRPC     127.0.0.1:${basePort}`);
+    // The Binance-compatible REST API answers with the demo markets and the bot's quotes.
+    const rest = `http://127.0.0.1:${basePort + 2}/api/v3`;
+    const info = (await (await fetch(`${rest}/exchangeInfo`)).json()) as { symbols: { symbol: string }[] };
+    expect(info.symbols.map((s) => s.symbol).sort()).toEqual(["BTCUSDT", "ETHUSDT", "EXTUSDT"]);
+    const unknown = await fetch(`${rest}/depth?symbol=NOPE`);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual({ code: -1121, msg: "Invalid symbol." });
     const client = new MatchingEngineClient(grpcAddress, credentials.createInsecure());
     let book: BookSnapshot | undefined;
     const deadline = Date.now() + 20_000;
