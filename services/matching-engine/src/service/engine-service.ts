@@ -39,6 +39,15 @@ export interface EngineServiceOptions {
   onFatal?: (error: unknown) => void;
 }
 
+interface AppliedBatch {
+  executions: OutputEvent[];
+  marketData: OutputEvent[];
+  commands: number;
+  /** orders.v1 offset after the batch: what the metrics report once it is durable. */
+  inputOffset: bigint;
+  started: number;
+}
+
 export type EngineServiceStatus =
   | "starting"
   | "standby"
@@ -113,7 +122,7 @@ export class EngineShardService {
         ? "restored engine snapshot; replaying orders.v1"
         : "no engine snapshot; replaying orders.v1 from the start",
     );
-    while (processor.inputOffset < target) await this.step(processor);
+    await this.pump(processor, () => processor.inputOffset >= target);
     this.current = processor;
     this.metrics.inputOffset.set(Number(processor.inputOffset));
     this.status = "active";
@@ -143,41 +152,66 @@ export class EngineShardService {
 
   private async run(processor: ShardProcessor): Promise<void> {
     try {
-      while (!this.abort.signal.aborted) {
-        await this.step(processor);
-        if (
-          this.commandsSinceSnapshot >= (this.options.snapshotEveryCommands ?? 50_000) ||
-          (this.commandsSinceSnapshot > 0 &&
-            Date.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 10_000))
-        ) {
-          await this.snapshot(processor);
-        }
-      }
+      await this.pump(processor, () => this.abort.signal.aborted);
     } catch (error) {
       this.fail(error);
     }
   }
 
-  /** Reads one batch, applies it and publishes its outputs durably. */
-  private async step(processor: ShardProcessor): Promise<void> {
-    const records = await this.reader!.read({
-      maxRecords: this.options.maxBatchRecords ?? 2_000,
-      maxWaitMs: 100,
-    });
-    if (records.length === 0) return;
-    const stopTimer = this.metrics.batchSeconds.startTimer();
+  /**
+   * Reads, applies and publishes until `done()`. Applying batch k+1 overlaps with publishing batch
+   * k, but publishes never overlap each other (output order is the sequence order), and a snapshot
+   * is taken only when no publish is in flight, so it never covers an event that is not durable.
+   */
+  private async pump(processor: ShardProcessor, done: () => boolean): Promise<void> {
+    let publishing: Promise<void> | undefined;
+    try {
+      while (!done()) {
+        const records = await this.reader!.read({
+          maxRecords: this.options.maxBatchRecords ?? 2_000,
+          maxWaitMs: 100,
+        });
+        if (records.length > 0) {
+          const batch = this.apply(processor, records);
+          await publishing;
+          publishing = this.publishBatch(batch);
+        }
+        if (this.snapshotDue()) {
+          await publishing;
+          publishing = undefined;
+          await this.snapshot(processor);
+        }
+      }
+    } finally {
+      await publishing;
+    }
+  }
+
+  private snapshotDue(): boolean {
+    return (
+      this.commandsSinceSnapshot >= (this.options.snapshotEveryCommands ?? 50_000) ||
+      (this.commandsSinceSnapshot > 0 &&
+        Date.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 10_000))
+    );
+  }
+
+  private apply(processor: ShardProcessor, records: { offset: bigint; value: Uint8Array }[]): AppliedBatch {
+    const started = performance.now();
     for (const record of records) processor.apply(record.offset, record.value);
-    const { executions, marketData } = processor.drain();
+    return { ...processor.drain(), commands: records.length, inputOffset: processor.inputOffset, started };
+  }
+
+  private async publishBatch(batch: AppliedBatch): Promise<void> {
     await Promise.all([
-      this.publish(TOPICS.executions, executions),
-      this.publish(TOPICS.marketData, marketData),
+      this.publish(TOPICS.executions, batch.executions),
+      this.publish(TOPICS.marketData, batch.marketData),
     ]);
-    stopTimer();
-    this.commandsSinceSnapshot += records.length;
-    this.metrics.commands.inc(records.length);
-    this.metrics.events.inc(TOPICS.executions, executions.length);
-    this.metrics.events.inc(TOPICS.marketData, marketData.length);
-    this.metrics.inputOffset.set(Number(processor.inputOffset));
+    this.metrics.batchSeconds.observe((performance.now() - batch.started) / 1000);
+    this.commandsSinceSnapshot += batch.commands;
+    this.metrics.commands.inc(batch.commands);
+    this.metrics.events.inc(TOPICS.executions, batch.executions.length);
+    this.metrics.events.inc(TOPICS.marketData, batch.marketData.length);
+    this.metrics.inputOffset.set(Number(batch.inputOffset));
   }
 
   private async publish(topic: string, events: OutputEvent[]): Promise<void> {

@@ -6,6 +6,7 @@
  * Every output event carries {shard, sequence, epoch}. Each output topic has its own contiguous
  * sequence per shard, so a consumer can tell a duplicate (sequence already seen) from a gap.
  */
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { MarketSpec as DomainMarketSpec, MarketStatus } from "@excraft/domain";
 import {
   type EventHeader,
@@ -80,6 +81,8 @@ export class ShardProcessor implements EngineSink {
   private executionSequence = 0n;
   private marketDataSequence = 0n;
   private readonly recentCommands: RecentIds;
+  /** One writer for every event: its buffer keeps its size, so encoding does not regrow it each time. */
+  private readonly writer = new BinaryWriter();
   private executions: OutputEvent[] = [];
   private marketData: OutputEvent[] = [];
   // Context of the command being applied, for event headers.
