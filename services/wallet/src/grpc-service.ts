@@ -1,0 +1,143 @@
+import { GrpcError } from "@excraft/platform";
+import {
+  type AuditResponse,
+  type Balance,
+  type CreateLinkChallengeRequest,
+  type GetBalancesRequest,
+  type GetDailyFeesRequest,
+  type GetKycRequest,
+  KycStatus,
+  type LinkWalletRequest,
+  type OperatorAdjustRequest,
+  type ReleaseRequest,
+  type ReserveRequest,
+  type SetKycRequest,
+  type TransferRequest,
+  type UnlinkWalletRequest,
+} from "@excraft/proto";
+import { status } from "@grpc/grpc-js";
+import type { BalanceView } from "./commands";
+import { WalletError, type WalletErrorCode } from "./errors";
+import type { Identity, KycState } from "./identity";
+import type { Ledger } from "./ledger";
+
+const STATUS_OF: Record<WalletErrorCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  UNKNOWN_ASSET: status.NOT_FOUND,
+  NOT_FOUND: status.NOT_FOUND,
+  INSUFFICIENT_BALANCE: status.FAILED_PRECONDITION,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
+  ALREADY_EXISTS: status.ALREADY_EXISTS,
+  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  INTERNAL: status.INTERNAL,
+};
+
+/** WalletError → gRPC status with an `excraft.v1.ErrorDetail` (code = the wallet's stable code). */
+export function toGrpcError(error: unknown): unknown {
+  if (error instanceof WalletError) {
+    return new GrpcError(STATUS_OF[error.code], error.message, { code: error.code, field: error.field });
+  }
+  return error;
+}
+
+const KYC_TO_PROTO: Record<KycState, KycStatus> = {
+  none: KycStatus.NONE,
+  pending: KycStatus.PENDING,
+  verified: KycStatus.VERIFIED,
+  rejected: KycStatus.REJECTED,
+};
+
+function kycFromProto(s: KycStatus): KycState {
+  for (const [k, v] of Object.entries(KYC_TO_PROTO)) if (v === s) return k as KycState;
+  throw new WalletError("INVALID_ARGUMENT", `unknown KYC status ${s}`, "status");
+}
+
+const balance = (b: BalanceView): Balance => ({ asset: b.asset, free: b.free, locked: b.locked });
+
+/**
+ * The `excraft.v1.Wallet` handlers (async; register with the platform's createGrpcServer, which turns
+ * thrown GrpcErrors into statuses). The operator identity for OperatorAdjust and SetKyc comes from the
+ * request (`operator`) or, for SetKyc, the `x-operator` metadata; authorisation is the mesh's job
+ * (Istio AuthorizationPolicy admits only the admin service to these methods).
+ */
+export function createWalletHandlers(ledger: Ledger, identity: Identity) {
+  const wrap =
+    <Req, Res>(fn: (req: Req, metadata: Map<string, string>) => Promise<Res>) =>
+    async (
+      call: { request: Req; metadata: { get(key: string): unknown[] } },
+      callback: (e: unknown, r?: Res) => void,
+    ) => {
+      try {
+        const md = new Map<string, string>();
+        const op = call.metadata.get("x-operator")[0];
+        if (typeof op === "string") md.set("x-operator", op);
+        callback(null, await fn(call.request, md));
+      } catch (error) {
+        callback(toGrpcError(error));
+      }
+    };
+
+  return {
+    getBalances: wrap(async (req: GetBalancesRequest) => ({
+      balances: (await ledger.balances(req.accountId)).map(balance),
+    })),
+    reserve: wrap(async (req: ReserveRequest) => ({
+      balance: balance(await ledger.reserve(req.accountId, req.asset, req.amount, req.orderId)),
+    })),
+    release: wrap(async (req: ReleaseRequest) => ({
+      balance: balance(await ledger.release(req.accountId, req.orderId, req.amount)),
+    })),
+    transfer: wrap(async (req: TransferRequest) => {
+      await ledger.transfer(
+        req.transferId,
+        req.fromAccountId,
+        req.toAccountId,
+        req.asset,
+        req.amount,
+        req.reason,
+      );
+      return {};
+    }),
+    operatorAdjust: wrap(async (req: OperatorAdjustRequest) => ({
+      balance: balance(
+        await ledger.adjust(req.adjustmentId, req.accountId, req.asset, req.amount, req.reason, req.operator),
+      ),
+    })),
+    createLinkChallenge: wrap(async (req: CreateLinkChallengeRequest) =>
+      identity.createLinkChallenge(req.accountId, req.address),
+    ),
+    linkWallet: wrap(async (req: LinkWalletRequest) => ({
+      address: await identity.linkWallet(req.accountId, req.message, req.signature),
+    })),
+    unlinkWallet: wrap(async (req: UnlinkWalletRequest) => {
+      await identity.unlinkWallet(req.accountId);
+      return {};
+    }),
+    getKyc: wrap(async (req: GetKycRequest) => ({
+      status: KYC_TO_PROTO[await identity.getKyc(req.accountId)],
+      linkedAddress: await identity.linkedAddress(req.accountId),
+    })),
+    setKyc: wrap(async (req: SetKycRequest, md) => {
+      await identity.setKyc(
+        req.accountId,
+        kycFromProto(req.status),
+        req.reason,
+        md.get("x-operator") ?? "operator-api",
+      );
+      return {};
+    }),
+    getDailyFees: wrap(async (req: GetDailyFeesRequest) => ({ fees: await ledger.dailyFees(req.day) })),
+    audit: wrap(async (): Promise<AuditResponse> => {
+      const report = await ledger.audit();
+      return {
+        assets: report.assets.map((a) => ({
+          asset: a.asset,
+          sumOfBalances: a.sumOfBalances,
+          expected: a.expected,
+          // The journal-level checks count against every asset: an unbalanced entry fails them all.
+          balanced: a.balanced && report.unbalancedEntries === 0 && report.journalMismatches === 0,
+        })),
+      };
+    }),
+  };
+}

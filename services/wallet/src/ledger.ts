@@ -1,0 +1,978 @@
+import type { ExecutionEvent } from "@excraft/proto";
+import type pg from "pg";
+import {
+  type BalanceView,
+  type Command,
+  type CommandResult,
+  type ExecutionsResult,
+  evaluate,
+  executionOrderIds,
+  type Reference,
+  tradeParties,
+} from "./commands";
+import { invalid, WalletError } from "./errors";
+import {
+  type AssetInfo,
+  balanceKey,
+  type HoldState,
+  Layer,
+  type MarketConfig,
+  type PostingRow,
+  type ProgressState,
+} from "./state";
+import { INT64_MAX } from "./units";
+
+export interface LedgerOptions {
+  /** Most commands written in one transaction (group commit). Default 2000. */
+  maxBatch?: number;
+  /** Batches in flight at once (see drain). Default 2; 1 = strictly one transaction at a time. */
+  pipeline?: number;
+  /** Insert new reservations' holds without looking the order id up first (see prefetch). Default true. */
+  optimisticReservations?: boolean;
+  /** Clock for API-originated entries (executions use the event's time). */
+  now?: () => number;
+  /** Called after each committed batch (for metrics). */
+  onBatch?: (size: number, millis: number) => void;
+}
+
+interface Pending {
+  cmd: Command;
+  resolve: (r: CommandResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A batch evaluated and being written. */
+interface Inflight {
+  batch: Pending[];
+  layer: Layer;
+  firstEntryId: bigint;
+  outcomes: { ok: boolean; value: unknown }[];
+  keys: Set<string>;
+  started: number;
+  /** Resolves true once committed, false if the write failed (never rejects). */
+  done: Promise<boolean>;
+  error: unknown;
+}
+
+function intersects(a: Set<string>, b: Set<string>): boolean {
+  const [small, big] = a.size < b.size ? [a, b] : [b, a];
+  for (const k of small) if (big.has(k)) return true;
+  return false;
+}
+
+export interface AuditAsset {
+  asset: string;
+  sumOfBalances: bigint;
+  /** deposits − withdrawals + minted + operator credits − operator debits, from external_flows. */
+  expected: bigint;
+  /** −(running total of the @external contra account), from the journal. */
+  externalTotal: bigint;
+  locked: bigint;
+  held: bigint;
+  balanced: boolean;
+}
+
+export interface AuditReport {
+  assets: AuditAsset[];
+  /** Entries whose postings do not sum to zero per asset (must be 0). */
+  unbalancedEntries: number;
+  /** Balance rows that differ from the sum of their postings (must be 0). */
+  journalMismatches: number;
+  ok: boolean;
+}
+
+const WRITER_LOCK = 4242002;
+const ACCOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9:._/-]{0,127}$/;
+
+export function checkAccount(id: string, field = "account_id"): void {
+  if (!ACCOUNT_RE.test(id)) throw invalid(field, `malformed account id ${JSON.stringify(id)}`);
+}
+export function checkId(id: string, field: string): void {
+  if (!ID_RE.test(id)) throw invalid(field, `malformed ${field} ${JSON.stringify(id)}`);
+}
+export function checkAmount(amount: bigint, field = "amount", allowZero = false): void {
+  if (typeof amount !== "bigint") throw invalid(field, `${field} must be an integer`);
+  if (amount < 0n || (!allowZero && amount === 0n)) {
+    throw invalid(field, `${field} must be ${allowZero ? "≥ 0" : "> 0"}, got ${amount}`);
+  }
+  if (amount > INT64_MAX) throw invalid(field, `${field} exceeds int64`);
+}
+
+/**
+ * The double-entry ledger and its single writer.
+ *
+ * Every state change is a Command. Commands queue up; one batch at a time is evaluated in memory
+ * against a cache of committed state (each command in its own copy-on-write layer, so a refused
+ * command changes nothing) and then written in ONE SQL statement — journal entries, postings,
+ * balance deltas, holds, flows, fee totals and consumer progress — which PostgreSQL commits
+ * atomically and durably before any caller is answered (group commit). The balance update checks
+ * that the database agrees with the cache; CHECK constraints refuse negative balances. If the
+ * statement fails, the cache is dropped and the batch's commands are retried one by one.
+ */
+export class Ledger {
+  private readonly queue: Pending[] = [];
+  private inflight: Inflight[] = [];
+  private readonly pipeline: number;
+  private running = false;
+  private cache!: Layer;
+  private assets = new Map<string, AssetInfo>();
+  private feeOverrides = new Map<string, { maker: number; taker: number }>();
+  private readonly maxBatch: number;
+  private readonly clock: () => number;
+  private closed = false;
+  private readonly ref: Reference;
+  private lockClient: pg.PoolClient | undefined;
+  /** Counters for metrics: committed batches, failed batches (each followed by one-by-one retries). */
+  readonly stats = { batches: 0, failedBatches: 0, lastError: "" };
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly options: LedgerOptions,
+  ) {
+    this.maxBatch = options.maxBatch ?? 2000;
+    this.pipeline = Math.max(1, options.pipeline ?? 2);
+    this.clock = options.now ?? Date.now;
+    this.ref = {
+      asset: (s) => this.assets.get(s),
+      feeBps: (accountId, market, role) => {
+        const o =
+          this.feeOverrides.get(`${accountId}|${market.symbol}`) ?? this.feeOverrides.get(`${accountId}|*`);
+        if (o) return role === "maker" ? o.maker : o.taker;
+        return role === "maker" ? market.makerFeeBps : market.takerFeeBps;
+      },
+      now: () => BigInt(this.clock()),
+    };
+  }
+
+  /**
+   * Opens the ledger on a migrated database and loads reference data and the writer's position.
+   * Only one writer may own a database: it holds a session advisory lock until close (a killed
+   * process loses it with its connection). A second writer waits up to `lockTimeoutMs`.
+   */
+  static async open(
+    pool: pg.Pool,
+    options: LedgerOptions & { lockTimeoutMs?: number } = {},
+  ): Promise<Ledger> {
+    const ledger = new Ledger(pool, options);
+    const client = await pool.connect();
+    const deadline = Date.now() + (options.lockTimeoutMs ?? 0);
+    for (;;) {
+      const r = await client.query("select pg_try_advisory_lock($1) as ok", [WRITER_LOCK]);
+      if (r.rows[0].ok) break;
+      if (Date.now() >= deadline) {
+        client.release();
+        throw new WalletError("FAILED_PRECONDITION", "another wallet writer owns this database");
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    ledger.lockClient = client;
+    await ledger.reload();
+    return ledger;
+  }
+
+  private async reload(): Promise<void> {
+    const [assets, markets, overrides, progress, maxId] = await Promise.all([
+      this.pool.query("select symbol, decimals, contract_address from assets"),
+      this.pool.query("select * from markets"),
+      this.pool.query("select * from fee_overrides"),
+      this.pool.query("select stream, shard, epoch, sequence from consumer_progress"),
+      this.pool.query("select coalesce(max(entry_id), 0) as m from journal_entries"),
+    ]);
+    this.assets = new Map(
+      assets.rows.map((r) => [
+        r.symbol,
+        { symbol: r.symbol, decimals: r.decimals, contractAddress: r.contract_address },
+      ]),
+    );
+    this.feeOverrides = new Map(
+      overrides.rows.map((r) => [
+        `${r.account_id}|${r.symbol}`,
+        { maker: r.maker_fee_bps, taker: r.taker_fee_bps },
+      ]),
+    );
+    const cache = new Layer(null, BigInt(maxId.rows[0].m) + 1n);
+    for (const r of markets.rows) {
+      cache.markets.set(r.symbol, {
+        symbol: r.symbol,
+        baseAsset: r.base_asset,
+        quoteAsset: r.quote_asset,
+        priceScale: r.price_scale,
+        quantityScale: r.quantity_scale,
+        makerFeeBps: r.maker_fee_bps,
+        takerFeeBps: r.taker_fee_bps,
+      });
+    }
+    for (const r of progress.rows) {
+      cache.progress.set(`${r.stream}#${r.shard}`, { epoch: BigInt(r.epoch), sequence: BigInt(r.sequence) });
+    }
+    this.cache = cache;
+  }
+
+  // ---------------------------------------------------------------- reference data
+
+  async registerAsset(asset: AssetInfo): Promise<void> {
+    if (!/^[A-Z0-9]{1,20}$/.test(asset.symbol))
+      throw invalid("symbol", `malformed asset symbol ${asset.symbol}`);
+    if (!Number.isInteger(asset.decimals) || asset.decimals < 0 || asset.decimals > 36) {
+      throw invalid("decimals", "decimals must be an integer in 0..36");
+    }
+    await this.pool.query(
+      `insert into assets (symbol, decimals, contract_address) values ($1, $2, $3)
+       on conflict (symbol) do update set contract_address = excluded.contract_address
+       where assets.decimals = excluded.decimals`,
+      [asset.symbol, asset.decimals, asset.contractAddress],
+    );
+    const row = await this.pool.query("select decimals from assets where symbol = $1", [asset.symbol]);
+    if (row.rows[0].decimals !== asset.decimals) {
+      throw new WalletError("FAILED_PRECONDITION", `asset ${asset.symbol} exists with other decimals`);
+    }
+    this.assets.set(asset.symbol, { ...asset });
+  }
+
+  listAssets(): AssetInfo[] {
+    return [...this.assets.values()];
+  }
+
+  asset(symbol: string): AssetInfo {
+    const a = this.assets.get(symbol);
+    if (!a) throw new WalletError("UNKNOWN_ASSET", `unknown asset ${JSON.stringify(symbol)}`, "asset");
+    return a;
+  }
+
+  /** Registers or updates a market (scales and fee rates). MarketChanged events update scales only. */
+  async configureMarket(market: MarketConfig): Promise<void> {
+    this.asset(market.baseAsset);
+    this.asset(market.quoteAsset);
+    for (const bps of [market.makerFeeBps, market.takerFeeBps]) {
+      if (!Number.isInteger(bps) || bps < 0 || bps > 10_000)
+        throw invalid("fee_bps", "fee must be 0..10000 bps");
+    }
+    await this.submit({ kind: "market", market: { ...market } });
+  }
+
+  market(symbol: string): MarketConfig | undefined {
+    return this.tip().lookupMarket(symbol);
+  }
+
+  async setFeeOverride(
+    accountId: string,
+    symbol: string,
+    makerFeeBps: number,
+    takerFeeBps: number,
+  ): Promise<void> {
+    checkAccount(accountId);
+    await this.pool.query(
+      `insert into fee_overrides (account_id, symbol, maker_fee_bps, taker_fee_bps) values ($1,$2,$3,$4)
+       on conflict (account_id, symbol) do update set maker_fee_bps = excluded.maker_fee_bps, taker_fee_bps = excluded.taker_fee_bps`,
+      [accountId, symbol, makerFeeBps, takerFeeBps],
+    );
+    this.feeOverrides.set(`${accountId}|${symbol}`, { maker: makerFeeBps, taker: takerFeeBps });
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** Locks `amount` of free balance for an order. Idempotent by order id. Durable on return. */
+  async reserve(accountId: string, asset: string, amount: bigint, orderId: string): Promise<BalanceView> {
+    checkAccount(accountId);
+    this.asset(asset);
+    checkAmount(amount);
+    checkId(orderId, "order_id");
+    return (await this.submit({ kind: "reserve", accountId, asset, amount, orderId })) as BalanceView;
+  }
+
+  /** Returns `amount` (0 = all that is left) of an order's hold to free balance. */
+  async release(accountId: string, orderId: string, amount: bigint): Promise<BalanceView> {
+    checkAccount(accountId);
+    checkId(orderId, "order_id");
+    checkAmount(amount, "amount", true);
+    return (await this.submit({ kind: "release", accountId, orderId, amount })) as BalanceView;
+  }
+
+  /** Moves free balance between accounts (one side must be a system account). Idempotent by transfer id. */
+  async transfer(
+    transferId: string,
+    from: string,
+    to: string,
+    asset: string,
+    amount: bigint,
+    reason: string,
+  ): Promise<void> {
+    checkId(transferId, "transfer_id");
+    checkAccount(from, "from_account_id");
+    checkAccount(to, "to_account_id");
+    if (from === to) throw invalid("to_account_id", "cannot transfer to the same account");
+    this.asset(asset);
+    checkAmount(amount);
+    if (!reason.trim()) throw invalid("reason", "reason is required");
+    await this.submit({ kind: "transfer", transferId, from, to, asset, amount, reason });
+  }
+
+  /** Operator credit (> 0) or debit (< 0) with a mandatory reason. Idempotent by adjustment id. */
+  async adjust(
+    adjustmentId: string,
+    accountId: string,
+    asset: string,
+    amount: bigint,
+    reason: string,
+    operator: string,
+  ): Promise<BalanceView> {
+    checkId(adjustmentId, "adjustment_id");
+    checkAccount(accountId);
+    this.asset(asset);
+    if (amount === 0n) throw invalid("amount", "amount must not be zero");
+    checkAmount(amount < 0n ? -amount : amount);
+    if (!reason.trim()) throw invalid("reason", "reason is mandatory for operator adjustments");
+    if (!operator.trim()) throw invalid("operator", "operator is required");
+    return (await this.submit({
+      kind: "flow",
+      flow: "adjust",
+      reference: adjustmentId,
+      accountId,
+      asset,
+      amount,
+      reason,
+      operator,
+    })) as BalanceView;
+  }
+
+  /** Credits a confirmed deposit (idempotent by its reference, e.g. "<txhash>:<logIndex>"). */
+  deposit(reference: string, accountId: string, asset: string, amount: bigint): Promise<BalanceView> {
+    return this.flow("deposit", reference, accountId, asset, amount, "deposit");
+  }
+
+  /** Debits a withdrawal (idempotent by withdrawal id). */
+  withdraw(reference: string, accountId: string, asset: string, amount: bigint): Promise<BalanceView> {
+    return this.flow("withdrawal", reference, accountId, asset, amount, "withdrawal");
+  }
+
+  /** Pays a withdrawal out of the hold `holdOrderId` (see chain withdrawals). Idempotent by reference. */
+  async withdrawFromHold(
+    reference: string,
+    accountId: string,
+    asset: string,
+    amount: bigint,
+    holdOrderId: string,
+  ): Promise<BalanceView> {
+    checkId(reference, "reference");
+    checkAccount(accountId);
+    this.asset(asset);
+    checkAmount(amount);
+    return (await this.submit({
+      kind: "flow",
+      flow: "withdrawal",
+      reference,
+      accountId,
+      asset,
+      amount,
+      reason: "withdrawal",
+      operator: "",
+      holdOrderId,
+    })) as BalanceView;
+  }
+
+  /** Mints rewards into an account (idempotent by reward period reference). */
+  mint(
+    reference: string,
+    accountId: string,
+    asset: string,
+    amount: bigint,
+    reason: string,
+  ): Promise<BalanceView> {
+    return this.flow("mint", reference, accountId, asset, amount, reason);
+  }
+
+  private async flow(
+    flow: "deposit" | "withdrawal" | "mint",
+    reference: string,
+    accountId: string,
+    asset: string,
+    amount: bigint,
+    reason: string,
+  ): Promise<BalanceView> {
+    checkId(reference, "reference");
+    checkAccount(accountId);
+    this.asset(asset);
+    checkAmount(amount);
+    return (await this.submit({
+      kind: "flow",
+      flow,
+      reference,
+      accountId,
+      asset,
+      amount,
+      reason,
+      operator: "",
+    })) as BalanceView;
+  }
+
+  /**
+   * Applies a chunk of executions.v1 events atomically with the consumer's progress: events at or
+   * below the recorded (shard, sequence), or from an older epoch, are skipped, so replay changes nothing.
+   */
+  async applyExecutions(stream: string, events: ExecutionEvent[]): Promise<ExecutionsResult> {
+    return (await this.submit({ kind: "executions", stream, events })) as ExecutionsResult;
+  }
+
+  progress(stream: string, shard: number): ProgressState | undefined {
+    return this.cache.lookupProgress(`${stream}#${shard}`);
+  }
+
+  private submit(cmd: Command): Promise<CommandResult> {
+    if (this.closed) return Promise.reject(new WalletError("FAILED_PRECONDITION", "ledger is closed"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ cmd, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        void this.drain();
+      }
+    });
+  }
+
+  /** Waits for queued commands to finish and refuses new ones. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    if (this.lockClient) {
+      await this.lockClient.query("select pg_advisory_unlock($1)", [WRITER_LOCK]).catch(() => {});
+      this.lockClient.release();
+      this.lockClient = undefined;
+    }
+  }
+
+  /** The newest layer: the last in-flight batch, or the committed cache. */
+  private tip(): Layer {
+    return this.inflight[this.inflight.length - 1]?.layer ?? this.cache;
+  }
+
+  /** Highest entry id below which every entry is committed (or abandoned): ledger.v1 publishes up to here. */
+  stableEntryId(): bigint {
+    const first = this.inflight[0];
+    return (first ? first.firstEntryId : this.cache.nextEntryId) - 1n;
+  }
+
+  /**
+   * The single writer's loop. Up to `pipeline` batches are in flight: batch N+1 is evaluated on top
+   * of batch N's (not yet committed) layer and, if it shares no key with N, written concurrently on
+   * another connection (PostgreSQL commits both with one WAL flush when they coincide); if it shares
+   * a key it waits for N's commit. Batches retire — cache update, replies — strictly in order.
+   */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 || this.inflight.length > 0) {
+        if (this.queue.length > 0 && this.inflight.length < this.pipeline) {
+          const batch = this.queue.splice(0, this.maxBatch);
+          await this.launch(batch);
+          continue;
+        }
+        const head = this.inflight[0]!;
+        const ok = await head.done;
+        if (ok) {
+          this.inflight.shift();
+          this.retire(head);
+          continue;
+        }
+        // A batch failed: let the others settle, keep what committed, retry the rest one by one.
+        const settled = await Promise.all(this.inflight.map((f) => f.done));
+        const failed: Pending[] = [];
+        this.inflight.forEach((f, i) => {
+          if (settled[i]) this.retire(f);
+          else failed.push(...f.batch);
+        });
+        const error = head.error;
+        this.stats.failedBatches++;
+        this.stats.lastError = String((error as Error)?.message ?? error);
+        this.inflight = [];
+        await this.reload().catch(() => {});
+        for (const p of failed) await this.runAlone(p, failed.length === 1 ? error : undefined);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Prefetches, evaluates and starts writing one batch (does not wait for the commit). */
+  private async launch(batch: Pending[], strict = false): Promise<void> {
+    const started = performance.now();
+    const parent = this.tip();
+    const layer = new Layer(parent, parent.nextEntryId);
+    const flight: Inflight = {
+      batch,
+      layer,
+      firstEntryId: parent.nextEntryId,
+      outcomes: [],
+      keys: layer.reads,
+      started,
+      done: Promise.resolve(false),
+      error: undefined,
+    };
+    let write: Promise<void>;
+    try {
+      await this.prefetch(
+        batch.map((p) => p.cmd),
+        layer,
+        strict || this.options.optimisticReservations === false,
+      );
+      for (const p of batch) {
+        const unit = new Layer(layer, layer.nextEntryId);
+        try {
+          const value = evaluate(p.cmd, unit, this.ref);
+          unit.mergeInto(layer);
+          flight.outcomes.push({ ok: true, value });
+        } catch (error) {
+          for (const r of unit.reads) layer.reads.add(r);
+          if (!(error instanceof WalletError)) throw error;
+          flight.outcomes.push({ ok: false, value: error });
+        }
+      }
+      const statement = this.buildWrite(layer);
+      const deps = this.inflight.filter((f) => intersects(f.keys, layer.reads));
+      write = (async () => {
+        const results = await Promise.all(deps.map((d) => d.done));
+        if (results.some((r) => !r)) throw new Error("an earlier batch this one depends on failed");
+        if (statement) await this.pool.query(statement);
+      })();
+    } catch (error) {
+      write = Promise.reject(error);
+    }
+    flight.done = write.then(
+      () => true,
+      (error: unknown) => {
+        flight.error = error;
+        return false;
+      },
+    );
+    this.inflight.push(flight);
+  }
+
+  private retire(f: Inflight): void {
+    this.stats.batches++;
+    this.commitToCache(f.layer);
+    this.options.onBatch?.(f.batch.length, performance.now() - f.started);
+    f.batch.forEach((p, i) => {
+      const o = f.outcomes[i]!;
+      if (o.ok) p.resolve(o.value as CommandResult);
+      else p.reject(o.value);
+    });
+  }
+
+  /** Runs one command on its own (after a batch failure), against freshly loaded state. */
+  private async runAlone(p: Pending, knownError: unknown): Promise<void> {
+    await this.launch([p], true);
+    const f = this.inflight.pop()!;
+    if (await f.done) {
+      this.retire(f);
+      return;
+    }
+    await this.reload().catch(() => {});
+    p.reject(knownError ?? f.error);
+  }
+
+  private commitToCache(layer: Layer): void {
+    const cache = this.cache;
+    for (const [k, v] of layer.balances) cache.balances.set(k, { ...v });
+    for (const [k, v] of layer.holds) if (v) cache.holds.set(k, { ...v, stored: true }); // nulls here are unverified
+    for (const [k, v] of layer.progress) cache.progress.set(k, v);
+    for (const [k, v] of layer.markets) cache.markets.set(k, v);
+    cache.nextEntryId = layer.nextEntryId;
+    // Keep the cache bounded: drained holds are only needed again for idempotent replays (reloaded on demand).
+    if (cache.holds.size > 500_000) {
+      for (const [k, v] of cache.holds) if (v === null || v.remaining === 0n) cache.holds.delete(k);
+    }
+    if (cache.balances.size > 1_000_000) cache.balances.clear();
+  }
+
+  /**
+   * Loads into the cache every hold and balance the batch may touch, and which idempotency sources exist.
+   * Without `strict`, the order ids of new reservations are assumed not to exist yet (no lookup): the
+   * batch statement inserts their holds with ON CONFLICT DO NOTHING and fails if any existed (an
+   * idempotent replay after a restart), and the commands are then retried one by one in strict mode.
+   */
+  private async prefetch(cmds: Command[], layer: Layer, strict: boolean): Promise<void> {
+    const orderIds = new Set<string>();
+    const sources = new Set<string>();
+    const pendingMarkets = new Map<string, MarketConfig>();
+    for (const c of cmds) {
+      if (c.kind === "reserve" && !strict) {
+        if (layer.lookupHold(c.orderId) === undefined) layer.holds.set(c.orderId, null);
+      } else if (c.kind === "reserve" || c.kind === "release") orderIds.add(c.orderId);
+      else if (c.kind === "transfer") sources.add(`transfer:${c.transferId}`);
+      else if (c.kind === "flow") {
+        sources.add(`${c.flow}:${c.reference}`);
+        if (c.holdOrderId !== undefined) orderIds.add(c.holdOrderId);
+      } else if (c.kind === "executions") {
+        for (const ev of c.events) {
+          for (const id of executionOrderIds(ev)) orderIds.add(id);
+          if (ev.event?.$case === "trade") sources.add(`trade:${ev.symbol}:${ev.event.value.tradeId}`);
+        }
+      }
+    }
+    const missingHolds = [...orderIds].filter((id) => layer.lookupHold(id) === undefined);
+    const [holdRows, sourceRows] = await Promise.all([
+      missingHolds.length > 0
+        ? this.pool.query({
+            text: "select order_id, account_id, asset, amount, remaining, releases from holds where order_id = any($1::text[])",
+            values: [missingHolds],
+          })
+        : null,
+      sources.size > 0
+        ? this.pool.query({
+            text: "select source from journal_entries where source = any($1::text[]) and kind not in ('reserve','release')",
+            values: [[...sources]],
+          })
+        : null,
+    ]);
+    for (const id of missingHolds) this.cache.holds.set(id, null);
+    for (const r of holdRows?.rows ?? []) {
+      const hold: HoldState = {
+        orderId: r.order_id,
+        accountId: r.account_id,
+        asset: r.asset,
+        amount: BigInt(r.amount),
+        remaining: BigInt(r.remaining),
+        releases: r.releases,
+        stored: true,
+      };
+      this.cache.holds.set(hold.orderId, hold);
+    }
+    for (const r of sourceRows?.rows ?? []) layer.sources.add(r.source);
+
+    const keys = new Set<string>();
+    const want = (accountId: string, asset: string) => keys.add(balanceKey(accountId, asset));
+    const fromHold = (orderId: string) => {
+      const h = layer.lookupHold(orderId);
+      if (h) want(h.accountId, h.asset);
+    };
+    for (const c of cmds) {
+      switch (c.kind) {
+        case "reserve":
+          want(c.accountId, c.asset);
+          fromHold(c.orderId);
+          break;
+        case "release":
+          fromHold(c.orderId);
+          break;
+        case "transfer":
+          want(c.from, c.asset);
+          want(c.to, c.asset);
+          break;
+        case "flow":
+          want(c.accountId, c.asset);
+          break;
+        case "executions":
+          for (const ev of c.events) {
+            for (const id of executionOrderIds(ev)) fromHold(id);
+            const e = ev.event;
+            if (e?.$case === "marketChanged" && e.value.spec) {
+              const s = e.value.spec;
+              pendingMarkets.set(s.symbol, {
+                symbol: s.symbol,
+                baseAsset: s.baseAsset,
+                quoteAsset: s.quoteAsset,
+                priceScale: s.priceScale,
+                quantityScale: s.quantityScale,
+                makerFeeBps: 0,
+                takerFeeBps: 0,
+              });
+            }
+            if (e?.$case === "trade") {
+              const m = pendingMarkets.get(ev.symbol) ?? layer.lookupMarket(ev.symbol);
+              if (!m) continue; // evaluation reports the unknown market
+              for (const account of tradeParties(ev)) {
+                want(account, m.baseAsset);
+                want(account, m.quoteAsset);
+              }
+            }
+          }
+          break;
+        case "market":
+          break;
+      }
+    }
+    const missing = [...keys].filter((k) => layer.lookupBalance(k) === undefined);
+    if (missing.length === 0) return;
+    const accounts = missing.map((k) => k.split("\u0000")[0]!);
+    const assets = missing.map((k) => k.split("\u0000")[1]!);
+    const rows = await this.pool.query({
+      text: `select b.account_id, b.asset, b.free, b.locked from balances b
+             join unnest($1::text[], $2::text[]) as k(a, s) on b.account_id = k.a and b.asset = k.s`,
+      values: [accounts, assets],
+    });
+    for (const k of missing) this.cache.balances.set(k, { free: 0n, locked: 0n, exists: false });
+    for (const r of rows.rows) {
+      this.cache.balances.set(balanceKey(r.account_id, r.asset), {
+        free: BigInt(r.free),
+        locked: BigInt(r.locked),
+        exists: true,
+      });
+    }
+  }
+
+  /**
+   * The batch as one statement (one implicit transaction, one fsync), or null when it changes nothing.
+   * Deltas are taken against the layer's parent (the state the batch was evaluated on).
+   */
+  private buildWrite(layer: Layer): pg.QueryConfig | null {
+    const base = layer.parent!;
+    const ins: [string[], string[], string[], string[]] = [[], [], [], []];
+    const upd: [string[], string[], string[], string[], string[], string[]] = [[], [], [], [], [], []];
+    for (const [key, b] of layer.balances) {
+      const orig = base.lookupBalance(key)!;
+      if (orig.free === b.free && orig.locked === b.locked) continue;
+      b.exists = true; // after this batch the row exists (later batches that touch it wait for this one)
+      const [account, asset] = key.split("\u0000") as [string, string];
+      if (orig.exists) {
+        upd[0].push(account);
+        upd[1].push(asset);
+        upd[2].push((b.free - orig.free).toString());
+        upd[3].push((b.locked - orig.locked).toString());
+        upd[4].push(b.free.toString());
+        upd[5].push(b.locked.toString());
+      } else {
+        ins[0].push(account);
+        ins[1].push(asset);
+        ins[2].push(b.free.toString());
+        ins[3].push(b.locked.toString());
+      }
+    }
+    const holds: [string[], string[], string[], string[], string[], number[]] = [[], [], [], [], [], []];
+    const fresh: boolean[] = [];
+    for (const h of layer.holds.values()) {
+      if (!h) continue;
+      holds[0].push(h.orderId);
+      holds[1].push(h.accountId);
+      holds[2].push(h.asset);
+      holds[3].push(h.amount.toString());
+      holds[4].push(h.remaining.toString());
+      holds[5].push(h.releases);
+      fresh.push(!h.stored);
+      h.stored = true; // later pipelined batches that touch it wait for this one
+    }
+    const progress: [string[], number[], string[], string[]] = [[], [], [], []];
+    for (const [key, p] of layer.progress) {
+      const i = key.lastIndexOf("#");
+      progress[0].push(key.slice(0, i));
+      progress[1].push(Number(key.slice(i + 1)));
+      progress[2].push(p.epoch.toString());
+      progress[3].push(p.sequence.toString());
+    }
+    const markets = [...layer.markets.values()];
+    const fees = [...layer.fees.entries()].map(
+      ([k, v]) => [...k.split("|"), v.toString()] as [string, string, string],
+    );
+    // Legs per entry as PostgreSQL array literals (account ids and assets never need quoting: see checkAccount).
+    const legs: [string[], string[], string[], string[]] = [[], [], [], []];
+    const byEntry = new Map<bigint, PostingRow[]>();
+    for (const p of layer.postings) {
+      const list = byEntry.get(p.entryId);
+      if (list) list.push(p);
+      else byEntry.set(p.entryId, [p]);
+    }
+    for (const e of layer.entries) {
+      const ps = byEntry.get(e.entryId) ?? [];
+      legs[0].push(`{${ps.map((p) => p.accountId).join(",")}}`);
+      legs[1].push(`{${ps.map((p) => p.asset).join(",")}}`);
+      legs[2].push(`{${ps.map((p) => p.bucket).join(",")}}`);
+      legs[3].push(`{${ps.map((p) => p.amount.toString()).join(",")}}`);
+    }
+    const values = [
+      layer.entries.map((e) => e.entryId.toString()),
+      layer.entries.map((e) => e.source),
+      layer.entries.map((e) => e.kind),
+      layer.entries.map((e) => e.timeMs.toString()),
+      ...legs,
+      ...ins,
+      ...upd,
+      upd[0].length,
+      ...holds,
+      layer.flows.map((f) => f.entryId.toString()),
+      layer.flows.map((f) => f.kind),
+      layer.flows.map((f) => f.accountId),
+      layer.flows.map((f) => f.asset),
+      layer.flows.map((f) => f.amount.toString()),
+      layer.flows.map((f) => f.reference),
+      layer.flows.map((f) => f.reason),
+      layer.flows.map((f) => f.operator),
+      fees.map((f) => f[0]),
+      fees.map((f) => f[1]),
+      fees.map((f) => f[2]),
+      ...progress,
+      layer.exceptions.map((x) => x.source),
+      layer.exceptions.map((x) => x.reason),
+      layer.exceptions.map((x) => x.detail),
+      markets.map((m) => m.symbol),
+      markets.map((m) => m.baseAsset),
+      markets.map((m) => m.quoteAsset),
+      markets.map((m) => m.priceScale),
+      markets.map((m) => m.quantityScale),
+      markets.map((m) => m.makerFeeBps),
+      markets.map((m) => m.takerFeeBps),
+      fresh,
+    ];
+    const empty =
+      layer.entries.length === 0 &&
+      holds[0].length === 0 &&
+      progress[0].length === 0 &&
+      markets.length === 0 &&
+      layer.exceptions.length === 0 &&
+      ins[0].length === 0 &&
+      upd[0].length === 0;
+    // Deliberately not a named (prepared) statement: a cached generic plan is made when the tables are
+    // small and would keep seq-scanning `holds` as it grows; the unnamed statement is planned with the
+    // actual arrays every time (~0.3 ms) and uses the primary keys.
+    return empty ? null : { text: APPLY_BATCH_SQL, values };
+  }
+
+  // ---------------------------------------------------------------- queries (committed state)
+
+  async balances(accountId: string): Promise<BalanceView[]> {
+    checkAccount(accountId);
+    const r = await this.pool.query(
+      "select asset, free, locked from balances where account_id = $1 and (free > 0 or locked > 0) order by asset",
+      [accountId],
+    );
+    return r.rows.map((x) => ({ asset: x.asset, free: BigInt(x.free), locked: BigInt(x.locked) }));
+  }
+
+  async hold(orderId: string): Promise<HoldState | undefined> {
+    const r = await this.pool.query("select * from holds where order_id = $1", [orderId]);
+    const x = r.rows[0];
+    if (!x) return undefined;
+    return {
+      orderId: x.order_id,
+      accountId: x.account_id,
+      asset: x.asset,
+      amount: BigInt(x.amount),
+      remaining: BigInt(x.remaining),
+      releases: x.releases,
+    };
+  }
+
+  /** Fee account income per asset on one UTC day (YYYY-MM-DD). */
+  async dailyFees(day: string): Promise<{ asset: string; amount: bigint }[]> {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) {
+      throw invalid("day", `day must be YYYY-MM-DD, got ${JSON.stringify(day)}`);
+    }
+    const r = await this.pool.query(
+      "select asset, amount from fee_daily where day = $1::date order by asset",
+      [day],
+    );
+    return r.rows.map((x) => ({ asset: x.asset, amount: BigInt(x.amount) }));
+  }
+
+  async exceptions(): Promise<{ source: string; reason: string; detail: string }[]> {
+    const r = await this.pool.query(
+      "select source, reason, detail from settlement_exceptions order by source",
+    );
+    return r.rows;
+  }
+
+  /**
+   * Conservation audit on one consistent snapshot: per asset, the sum of all balances must equal
+   * deposits − withdrawals + minted (+ operator credits − debits), the journal's contra account must
+   * agree, locked balances must equal open holds, every entry must balance, and replaying the
+   * postings must give the balance table.
+   */
+  async audit(): Promise<AuditReport> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("begin isolation level repeatable read read only");
+      const perAsset = await client.query(`
+        select a.symbol as asset,
+          coalesce((select sum(free + locked) from balances b where b.asset = a.symbol), 0) as sum_balances,
+          coalesce((select sum(case when kind in ('deposit','mint','adjust_credit') then amount else -amount end)
+                    from external_flows f where f.asset = a.symbol), 0) as expected,
+          coalesce((select -sum(amount) from postings p where p.asset = a.symbol and p.account_id = '@external'), 0)
+            as external_total,
+          coalesce((select sum(locked) from balances b where b.asset = a.symbol), 0) as locked,
+          coalesce((select sum(remaining) from holds h where h.asset = a.symbol), 0) as held
+        from assets a order by a.symbol`);
+      const unbalanced = await client.query(`
+        select count(*)::int as n from (
+          select entry_id, asset from postings group by entry_id, asset having sum(amount) <> 0) x`);
+      const mismatches = await client.query(`
+        select count(*)::int as n from (
+          select account_id, asset,
+                 coalesce(sum(amount) filter (where bucket = 'free'), 0) as free,
+                 coalesce(sum(amount) filter (where bucket = 'locked'), 0) as locked
+          from postings where account_id <> '@external' group by account_id, asset) p
+        full join balances b using (account_id, asset)
+        where coalesce(p.free, 0) <> coalesce(b.free, 0) or coalesce(p.locked, 0) <> coalesce(b.locked, 0)`);
+      await client.query("commit");
+      const assets = perAsset.rows.map((r) => {
+        const a = {
+          asset: r.asset as string,
+          sumOfBalances: BigInt(r.sum_balances),
+          expected: BigInt(r.expected),
+          externalTotal: BigInt(r.external_total),
+          locked: BigInt(r.locked),
+          held: BigInt(r.held),
+          balanced: false,
+        };
+        a.balanced = a.sumOfBalances === a.expected && a.externalTotal === a.expected && a.locked === a.held;
+        return a;
+      });
+      const unbalancedEntries = unbalanced.rows[0].n as number;
+      const journalMismatches = mismatches.rows[0].n as number;
+      return {
+        assets,
+        unbalancedEntries,
+        journalMismatches,
+        ok: assets.every((a) => a.balanced) && unbalancedEntries === 0 && journalMismatches === 0,
+      };
+    } catch (error) {
+      await client.query("rollback").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/**
+ * The whole batch as one statement. Data-modifying CTEs all run, in one implicit transaction; the
+ * final SELECT raises (rolling everything back) unless every balance UPDATE landed on exactly the
+ * value the in-memory cache computed and every hold was inserted (new) or updated (existing) as expected.
+ */
+export const APPLY_BATCH_SQL = `
+with
+  e as (insert into journal_entries (entry_id, source, kind, time_ms, accounts, assets, buckets, amounts)
+        select i, s, k, t, a::text[], x::text[], b::text[], v::bigint[]
+        from unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+          as u(i, s, k, t, a, x, b, v)),
+  bi as (insert into balances (account_id, asset, free, locked)
+         select * from unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[])),
+  bu as (update balances b set free = b.free + d.df, locked = b.locked + d.dl
+         from unnest($13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
+           as d(a, s, df, dl, nf, nl)
+         where b.account_id = d.a and b.asset = d.s
+         returning (b.free = d.nf and b.locked = d.nl) as ok),
+  hd as (select * from unnest($20::text[], $21::text[], $22::text[], $23::bigint[], $24::bigint[], $25::int[],
+                              $51::bool[]) as d(id, acct, asset, amount, remaining, releases, fresh)),
+  h as (insert into holds (order_id, account_id, asset, amount, remaining, releases)
+        select id, acct, asset, amount, remaining, releases from hd where fresh
+        on conflict (order_id) do nothing
+        returning 1),
+  hu as (update holds t set amount = hd.amount, remaining = hd.remaining, releases = hd.releases
+         from hd where not hd.fresh and t.order_id = hd.id and t.account_id = hd.acct
+         returning 1),
+  f as (insert into external_flows (entry_id, kind, account_id, asset, amount, reference, reason, operator)
+        select * from unnest($26::bigint[], $27::text[], $28::text[], $29::text[], $30::bigint[], $31::text[],
+                             $32::text[], $33::text[])),
+  fd as (insert into fee_daily (day, asset, amount)
+         select * from unnest($34::date[], $35::text[], $36::bigint[])
+         on conflict (day, asset) do update set amount = fee_daily.amount + excluded.amount),
+  cp as (insert into consumer_progress (stream, shard, epoch, sequence)
+         select * from unnest($37::text[], $38::int[], $39::bigint[], $40::bigint[])
+         on conflict (stream, shard) do update set epoch = excluded.epoch, sequence = excluded.sequence),
+  x as (insert into settlement_exceptions (source, reason, detail)
+        select * from unnest($41::text[], $42::text[], $43::text[])
+        on conflict (source) do nothing),
+  m as (insert into markets (symbol, base_asset, quote_asset, price_scale, quantity_scale, maker_fee_bps, taker_fee_bps)
+        select * from unnest($44::text[], $45::text[], $46::text[], $47::int[], $48::int[], $49::int[], $50::int[])
+        on conflict (symbol) do update set base_asset = excluded.base_asset, quote_asset = excluded.quote_asset,
+          price_scale = excluded.price_scale, quantity_scale = excluded.quantity_scale,
+          maker_fee_bps = excluded.maker_fee_bps, taker_fee_bps = excluded.taker_fee_bps)
+select case when (select count(*) from bu where ok) <> $19::int
+              or (select count(*) from h) + (select count(*) from hu) <> cardinality($20::text[])
+            then wallet_fail('cache diverged from the database (balances or holds)') else 0 end as checked`;

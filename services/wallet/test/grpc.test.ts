@@ -1,0 +1,324 @@
+import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
+import { createLogger, errorDetailsOf } from "@excraft/platform";
+import { KycStatus, LedgerEvent, WalletClient } from "@excraft/proto";
+import { startPostgres, type TestPostgres } from "@excraft/testkit";
+import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { Wallet } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWalletApp, type WalletApp } from "../src/app";
+import { signKycWebhook } from "../src/identity";
+import { ASSETS, BTCUSDT } from "./fixtures";
+
+let pgServer: TestPostgres;
+let log: EventLog;
+let app: WalletApp;
+let client: WalletClient;
+const SECRET = "kyc-webhook-test-secret";
+
+beforeAll(async () => {
+  pgServer = await startPostgres();
+  const url = await pgServer.createDatabase("wallet_grpc");
+  log = await openEmbeddedEventLog();
+  await log.createTopic("executions.v1", 1);
+  app = await startWalletApp({
+    databaseUrl: url,
+    eventLog: log,
+    logger: createLogger({ name: "wallet-test", level: "silent" }),
+    opsPort: 0,
+    webhookPort: 0,
+    siwe: { domain: "excraft.test", uri: "https://excraft.test/link", chainId: 31337 },
+    kycWebhookSecret: SECRET,
+    assets: ASSETS,
+    markets: [BTCUSDT],
+  });
+  client = new WalletClient(app.grpc.address, credentials.createInsecure());
+});
+afterAll(async () => {
+  client?.close();
+  app?.pool.on("error", () => {});
+  await app?.stop();
+  await log?.close();
+  await pgServer?.stop();
+});
+
+type Method = keyof typeof WalletClient.service;
+function call<Res>(method: Method, request: unknown): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    // biome-ignore lint/suspicious/noExplicitAny: generic dispatch over the client's unary methods
+    (client as any)[method](request, (e: ServiceError | null, r: Res) => (e ? reject(e) : resolve(r)));
+  });
+}
+async function fails(method: Method, request: unknown, code: status, detail: string) {
+  const e = (await call(method, request).then(
+    () => undefined,
+    (x: ServiceError) => x,
+  )) as ServiceError | undefined;
+  expect(e, `${method} should fail`).toBeDefined();
+  expect(e!.code).toBe(code);
+  expect(errorDetailsOf(e!.metadata)[0]?.code).toBe(detail);
+  return e!;
+}
+async function state() {
+  const r = await app.pool.query(`select
+    (select count(*) from journal_entries) as e,
+    (select coalesce(string_agg(account_id||asset||free||'/'||locked, ',' order by account_id, asset), '') from balances) as b,
+    (select count(*) from wallet_links) as l, (select count(*) from kyc_history) as k`);
+  return r.rows[0];
+}
+
+describe("gRPC Wallet service", () => {
+  it("reserves, releases, transfers and audits over gRPC", async () => {
+    await call("operatorAdjust", {
+      adjustmentId: "seed-1",
+      accountId: "u1",
+      asset: "USDT",
+      amount: 5_000n,
+      reason: "off-chain deposit ticket 17",
+      operator: "ops-kim",
+    });
+    const r = await call<{ balance: { free: bigint; locked: bigint } }>("reserve", {
+      accountId: "u1",
+      asset: "USDT",
+      amount: 1_200n,
+      orderId: "7001",
+    });
+    expect(r.balance).toEqual({ asset: "USDT", free: 3_800n, locked: 1_200n });
+    const rel = await call<{ balance: unknown }>("release", { accountId: "u1", orderId: "7001", amount: 0n });
+    expect(rel.balance).toEqual({ asset: "USDT", free: 5_000n, locked: 0n });
+    await call("operatorAdjust", {
+      adjustmentId: "seed-fees",
+      accountId: "sys:fees",
+      asset: "USDT",
+      amount: 100n,
+      reason: "test fees",
+      operator: "ops-kim",
+    });
+    await call("transfer", {
+      transferId: "buyback-1",
+      fromAccountId: "sys:fees",
+      toAccountId: "sys:buyback",
+      asset: "USDT",
+      amount: 80n,
+      reason: "80% buy-back",
+    });
+    const b = await call<{ balances: unknown[] }>("getBalances", { accountId: "sys:buyback" });
+    expect(b.balances).toEqual([{ asset: "USDT", free: 80n, locked: 0n }]);
+    const audit = await call<{ assets: { asset: string; balanced: boolean; sumOfBalances: bigint }[] }>(
+      "audit",
+      {},
+    );
+    expect(audit.assets.every((a) => a.balanced)).toBe(true);
+    expect(audit.assets.find((a) => a.asset === "USDT")?.sumOfBalances).toBe(5_100n);
+    expect(await app.runAudit()).toBe(true);
+    const metrics = await (await fetch(`${app.ops!.url}/metrics`)).text();
+    expect(metrics).toMatch(/wallet_conservation_imbalance\{asset="USDT",service="wallet"\} 0/);
+  });
+
+  it("answers bad input with a clear status and changes nothing", async () => {
+    await call("reserve", { accountId: "u1", asset: "USDT", amount: 100n, orderId: "7002" });
+    const before = await state();
+    await fails(
+      "reserve",
+      { accountId: "u1", asset: "NOPE", amount: 1n, orderId: "x1" },
+      status.NOT_FOUND,
+      "UNKNOWN_ASSET",
+    );
+    await fails(
+      "reserve",
+      { accountId: "u1", asset: "USDT", amount: -1n, orderId: "x2" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails(
+      "reserve",
+      { accountId: "u1", asset: "USDT", amount: 0n, orderId: "x3" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails(
+      "reserve",
+      { accountId: "", asset: "USDT", amount: 1n, orderId: "x4" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails(
+      "reserve",
+      { accountId: "u1", asset: "USDT", amount: 10n ** 9n, orderId: "x5" },
+      status.FAILED_PRECONDITION,
+      "INSUFFICIENT_BALANCE",
+    );
+    await fails(
+      "release",
+      { accountId: "u2", orderId: "7002", amount: 0n },
+      status.PERMISSION_DENIED,
+      "PERMISSION_DENIED",
+    );
+    await fails(
+      "release",
+      { accountId: "u1", orderId: "7002", amount: -3n },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails(
+      "transfer",
+      { transferId: "t1", fromAccountId: "u1", toAccountId: "u2", asset: "USDT", amount: 1n, reason: "gift" },
+      status.PERMISSION_DENIED,
+      "PERMISSION_DENIED",
+    );
+    await fails(
+      "operatorAdjust",
+      { adjustmentId: "a1", accountId: "u1", asset: "USDT", amount: 5n, reason: "", operator: "ops" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails("getDailyFees", { day: "yesterday" }, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
+    await fails(
+      "setKyc",
+      { accountId: "u1", status: KycStatus.UNSPECIFIED, reason: "" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails(
+      "createLinkChallenge",
+      { accountId: "u1", address: "0x1234" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    expect(await state()).toEqual(before);
+  });
+
+  it("links a wallet with SIWE, refuses a replayed nonce and a foreign signature, records unlinking", async () => {
+    const signer = Wallet.createRandom();
+    const other = Wallet.createRandom();
+    const ch = await call<{ message: string; nonce: string }>("createLinkChallenge", {
+      accountId: "u1",
+      address: signer.address.toLowerCase(),
+    });
+    expect(ch.message).toContain(`Nonce: ${ch.nonce}`);
+    expect(ch.message).toContain(signer.address);
+    const before = await state();
+    // Signed by someone else: refused, nothing changes, the nonce stays usable.
+    await fails(
+      "linkWallet",
+      { accountId: "u1", message: ch.message, signature: await other.signMessage(ch.message) },
+      status.PERMISSION_DENIED,
+      "PERMISSION_DENIED",
+    );
+    // Another account presenting u1's challenge: refused.
+    const sig = await signer.signMessage(ch.message);
+    await fails(
+      "linkWallet",
+      { accountId: "u2", message: ch.message, signature: sig },
+      status.PERMISSION_DENIED,
+      "PERMISSION_DENIED",
+    );
+    await fails(
+      "linkWallet",
+      { accountId: "u1", message: "hello", signature: sig },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    expect(await state()).toEqual(before);
+
+    expect(await call("linkWallet", { accountId: "u1", message: ch.message, signature: sig })).toEqual({
+      address: signer.address,
+    });
+    const replay = await state();
+    await fails(
+      "linkWallet",
+      { accountId: "u1", message: ch.message, signature: sig },
+      status.FAILED_PRECONDITION,
+      "FAILED_PRECONDITION",
+    );
+    expect(await state()).toEqual(replay);
+
+    // One address per account; one account per address.
+    const ch2 = await call<{ message: string }>("createLinkChallenge", {
+      accountId: "u1",
+      address: other.address,
+    });
+    await fails(
+      "linkWallet",
+      { accountId: "u1", message: ch2.message, signature: await other.signMessage(ch2.message) },
+      status.FAILED_PRECONDITION,
+      "FAILED_PRECONDITION",
+    );
+    const ch3 = await call<{ message: string }>("createLinkChallenge", {
+      accountId: "u3",
+      address: signer.address,
+    });
+    await fails(
+      "linkWallet",
+      { accountId: "u3", message: ch3.message, signature: await signer.signMessage(ch3.message) },
+      status.ALREADY_EXISTS,
+      "ALREADY_EXISTS",
+    );
+
+    expect(await call("getKyc", { accountId: "u1" })).toEqual({
+      status: KycStatus.NONE,
+      linkedAddress: signer.address,
+    });
+    await call("unlinkWallet", { accountId: "u1" });
+    await fails("unlinkWallet", { accountId: "u1" }, status.NOT_FOUND, "NOT_FOUND");
+    const history = await app.identity.linkHistory("u1");
+    expect(history).toHaveLength(1);
+    expect(history[0]!.unlinkedAt).not.toBeNull();
+    // After unlinking, the address can be linked by another account.
+    const ch4 = await call<{ message: string }>("createLinkChallenge", {
+      accountId: "u3",
+      address: signer.address,
+    });
+    await call("linkWallet", {
+      accountId: "u3",
+      message: ch4.message,
+      signature: await signer.signMessage(ch4.message),
+    });
+  });
+
+  it("sets KYC through the operator API and the signed provider webhook", async () => {
+    await call("setKyc", { accountId: "u3", status: KycStatus.PENDING, reason: "documents uploaded" });
+    expect((await call<{ status: KycStatus }>("getKyc", { accountId: "u3" })).status).toBe(KycStatus.PENDING);
+    const body = Buffer.from(JSON.stringify({ account_id: "u3", status: "verified", reason: "passport ok" }));
+    const bad = await fetch(app.webhookUrl!, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-kyc-signature": signKycWebhook("wrong-secret", body),
+      },
+      body,
+    });
+    expect(bad.status).toBe(401);
+    expect((await call<{ status: KycStatus }>("getKyc", { accountId: "u3" })).status).toBe(KycStatus.PENDING);
+    const ok = await fetch(app.webhookUrl!, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-kyc-signature": signKycWebhook(SECRET, body) },
+      body,
+    });
+    expect(ok.status).toBe(200);
+    expect((await call<{ status: KycStatus }>("getKyc", { accountId: "u3" })).status).toBe(
+      KycStatus.VERIFIED,
+    );
+    expect((await app.identity.verifiedMembers()).map((m) => m.accountId)).toEqual(["u3"]);
+  });
+
+  it("publishes ledger.v1 balance changes from the journal", async () => {
+    const published = await app.publisher!.publishOnce();
+    expect(published).toBeGreaterThanOrEqual(0);
+    const reader = await log.openReader({ topic: "ledger.v1", partition: 0 });
+    const all: LedgerEvent[] = [];
+    for (let p = 0; p < 8; p++) {
+      const r = await log.openReader({ topic: "ledger.v1", partition: p });
+      for (;;) {
+        const recs = await r.read({ maxWaitMs: 10 });
+        if (recs.length === 0) break;
+        all.push(...recs.map((x) => LedgerEvent.decode(x.value)));
+      }
+      await r.close();
+    }
+    await reader.close();
+    const reserve = all.find((e) => e.source === "reserve:7001");
+    expect(reserve?.accountId).toBe("u1");
+    expect(all.some((e) => e.source === "transfer:buyback-1" && e.accountId === "sys:buyback")).toBe(true);
+    expect(all.every((e) => e.accountId !== "@external")).toBe(true);
+  });
+});
