@@ -12,9 +12,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { type DeployOptions, deployAll } from "@excraft/chain";
+import { serveJsonRpc, startLocalChain } from "@excraft/chain/local-chain";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { CONTRACTS_DIR } from "./lib/build.ts";
-import { serveJsonRpc, startLocalChain } from "./lib/edr.ts";
 import { compiledArtifacts } from "./lib/fixture.ts";
 
 const { values } = parseArgs({

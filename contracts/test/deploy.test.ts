@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { connectAll, loadDeployment } from "@excraft/chain";
+import { serveJsonRpc, startLocalChain } from "@excraft/chain/local-chain";
 import { JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTRACTS_DIR } from "../scripts/lib/build.ts";
-import { serveJsonRpc, startLocalChain } from "../scripts/lib/edr.ts";
 
 const run = promisify(execFile);
 

@@ -10,9 +10,9 @@ import {
   deployAll,
   type ExcraftContracts,
 } from "@excraft/chain";
+import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
 import type { InterfaceAbi, Wallet } from "ethers";
 import { CONTRACT_NAMES, ensureArtifacts } from "./build.ts";
-import { type LocalChain, startLocalChain } from "./edr.ts";
 
 export interface Fixture extends LocalChain {
   deployment: Deployment;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXTAbi, EXTBytecode } from "@excraft/chain";
+import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
 import {
   type Contract,
   ContractFactory,
@@ -16,7 +17,6 @@ import { ChainGateway, type KmsClient, KmsKeyStore, LocalKeyStore } from "../src
 import { WalletError } from "../src/errors";
 import { Identity } from "../src/identity";
 import { type Harness, startHarness, stopHarness } from "./fixtures";
-import { type LocalChain, startLocalChain } from "./local-chain";
 
 let h: Harness;
 let chain: LocalChain;

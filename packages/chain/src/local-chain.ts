@@ -1,5 +1,5 @@
 /**
- * In-process EVM for tests, gas reports and local deploys: the Nomic Foundation EDR (the engine inside
+ * In-process EVM for tests, gas reports and local deploys (contracts and services share it): the Nomic Foundation EDR (the engine inside
  * Hardhat 3) driven directly through its JSON-RPC `handleRequest`, wrapped as an EIP-1193 provider so that
  * ethers v6 `BrowserProvider` can talk to it. Works offline; needs Node 22.
  */
