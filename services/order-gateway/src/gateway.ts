@@ -53,6 +53,8 @@ export interface MarketDataGateway {
   markets: MarketRegistry;
   projector: MarketDataProjector;
   hub: StreamHub;
+  /** The WebSocket market-stream server (other endpoints join its upgrade routing). */
+  wsServer: MarketStreamServer;
   /** Loads markets, starts the projector and listens; resolves with the bound address. */
   start(): Promise<{ url: string; wsUrl: string; port: number }>;
   /** Closes WebSockets, stops the projector and the HTTP server. Idempotent. */
@@ -116,6 +118,7 @@ export function createMarketDataGateway(options: MarketDataGatewayOptions): Mark
     markets,
     projector,
     hub,
+    wsServer,
     async start() {
       try {
         for (const spec of await books.listMarkets()) markets.upsert(spec);

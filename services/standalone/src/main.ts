@@ -17,7 +17,7 @@ import {
   matchingEngineHandlers,
   TOPICS,
 } from "@excraft/matching-engine";
-import { createMarketDataGateway } from "@excraft/order-gateway";
+import { createMarketDataGateway, OrderIdAllocator } from "@excraft/order-gateway";
 import {
   createGrpcServer,
   createLogger,
@@ -35,7 +35,6 @@ import { DEMO_MARKETS } from "./demo-markets.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { MarketMakerBot } from "./market-maker-bot.ts";
 import { parseOptions, usage } from "./options.ts";
-import { OrderIdAllocator } from "./order-ids.ts";
 
 let options: ReturnType<typeof parseOptions>;
 try {

@@ -4,10 +4,10 @@
  * seeded random walk. It writes to orders.v1 like any other client of the engine.
  */
 import type { EventLog } from "@excraft/eventlog";
+import type { OrderIdAllocator } from "@excraft/order-gateway";
 import type { Logger } from "@excraft/platform";
 import { OrderCommand, OrderType, Side, TimeInForce } from "@excraft/proto";
 import type { DemoMarket } from "./demo-markets.ts";
-import type { OrderIdAllocator } from "./order-ids.ts";
 
 export const BOT_ACCOUNT = "mm-bot";
 const LEVELS = 5;

@@ -30,14 +30,22 @@ export class MarketStreamServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly alive = new Map<WebSocket, number>();
   private pingTimer: NodeJS.Timeout | undefined;
+  /** Other WebSocket endpoints on the same port (e.g. the WebSocket API); true = handled. */
+  private readonly otherUpgrades: ((request: IncomingMessage, socket: Duplex, head: Buffer) => boolean)[] =
+    [];
 
   constructor(private readonly options: WsServerOptions) {}
+
+  addUpgradeHandler(handler: (request: IncomingMessage, socket: Duplex, head: Buffer) => boolean): void {
+    this.otherUpgrades.push(handler);
+  }
 
   attach(server: Server): void {
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(request.url ?? "/", "http://localhost");
       const streams = this.streamsOf(url);
       if (streams === undefined) {
+        for (const handler of this.otherUpgrades) if (handler(request, socket, head)) return;
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }

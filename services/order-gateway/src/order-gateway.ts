@@ -1,0 +1,193 @@
+/**
+ * The order-entry half of the gateway, mounted on the market-data gateway's fastify app (same port):
+ * signed Binance v3 order/account endpoints under /api/v3, native API-key administration under /v1,
+ * the order/trade projection of executions.v1, and the reservation reconciler.
+ *
+ *   const md = createMarketDataGateway({...});
+ *   const orders = createOrderGateway({ gateway: md, eventLog, pool, engine, wallet, logger, masterKey, assets });
+ *   await orders.start();   // tables, projection consumer, reconciler (before md.start())
+ *   await md.start();       // listens
+ *   ...; await md.stop(); await orders.stop();
+ */
+import type { EventLog } from "@excraft/eventlog";
+import type { Logger } from "@excraft/platform";
+import type { MatchingEngineClient, WalletClient } from "@excraft/proto";
+import type pg from "pg";
+import { grpcOrderBookSource } from "./engine/order-book-source.ts";
+import type { MarketDataGateway } from "./gateway.ts";
+import { keyRoutes } from "./http/key-routes.ts";
+import { openApiRoutes } from "./http/openapi.ts";
+import { orderRoutes } from "./http/order-routes.ts";
+import { InMemoryRateLimitStore, type RateLimitStore } from "./http/rate-limit.ts";
+import { registerFormBody } from "./http/signed.ts";
+import { ApiKeyStore, parseMasterKey } from "./keys/api-keys.ts";
+import { grpcEngineOrders, grpcWallet, type WalletPort } from "./orders/backends.ts";
+import { OrderIdAllocator } from "./orders/order-ids.ts";
+import { OrderProjection, PendingCommands } from "./orders/projection.ts";
+import { ReservationReconciler } from "./orders/reconciler.ts";
+import { migrateOrderEntry } from "./orders/schema.ts";
+import type { FeeRates } from "./orders/units.ts";
+import { UserDataServer } from "./ws/user-data.ts";
+
+export interface OrderGatewayOptions {
+  /** The market-data gateway whose app (and market registry) the order routes join. */
+  gateway: MarketDataGateway;
+  eventLog: EventLog;
+  /** The gateway's PostgreSQL (api_keys, og_* tables, order_id_seq). */
+  pool: pg.Pool;
+  /** MatchingEngine gRPC ("host:port" or client): GetOrder for reconciliation, GetOrderBook for MARKET buys. */
+  engine: string | MatchingEngineClient;
+  /** excraft.v1.Wallet gRPC ("host:port" or client), or a WalletPort. */
+  wallet: string | WalletClient | WalletPort;
+  logger: Logger;
+  /** AES-256-GCM key for API secrets at rest: 64 hex chars or base64 of 32 bytes. */
+  masterKey: string | Buffer;
+  /** Bearer token of the /v1 API-key routes; unset = routes not mounted. */
+  adminToken?: string;
+  /** Ledger decimals per asset, as configured in the wallet (WALLET_ASSETS). */
+  assets: Record<string, number>;
+  /** Maker/taker fees per market, as configured in the wallet (WALLET_MARKETS); default `defaultFees`. */
+  fees?: Record<string, FeeRates>;
+  /** The wallet's default for markets it has no fee configuration for: 10/10 bps. */
+  defaultFees?: FeeRates;
+  ordersLimit?: { per10s?: number; perDay?: number; store?: RateLimitStore };
+  /** Consumer group of the projection; must differ per replica (default "order-gateway.orders"). */
+  groupId?: string;
+  responseTimeoutMs?: number;
+  reconcile?: { timeoutMs?: number; intervalMs?: number };
+  stopBuyHeadroomBps?: number;
+  /**
+   * WebSocket API user data stream at /ws-api/v3: `ledgerGroupId` (default `<groupId>.ledger`) is this
+   * instance's group on the wallet's `ledgerTopic` (default ledger.v1) for outboundAccountPosition.
+   */
+  userData?: { ledgerGroupId?: string; ledgerTopic?: string };
+  /** Cache of API-key lookups (default 5 s; revocations reach other replicas within it). */
+  keyCacheMs?: number;
+  now?: () => number;
+}
+
+export interface OrderGateway {
+  keys: ApiKeyStore;
+  projection: OrderProjection;
+  reconciler: ReservationReconciler;
+  orderIds: OrderIdAllocator;
+  userData: UserDataServer;
+  /** Creates tables, starts the projection and the reconciler. Call before the gateway listens. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function isWalletPort(w: OrderGatewayOptions["wallet"]): w is WalletPort {
+  return typeof w === "object" && "reserve" in w && "balances" in w;
+}
+
+export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
+  const now = options.now ?? Date.now;
+  const { app } = options.gateway;
+  const masterKey = Buffer.isBuffer(options.masterKey)
+    ? options.masterKey
+    : parseMasterKey(options.masterKey);
+  const keys = new ApiKeyStore(options.pool, masterKey, options.keyCacheMs ?? 5_000, now);
+  const wallet = isWalletPort(options.wallet) ? options.wallet : grpcWallet(options.wallet);
+  const engineOrders = grpcEngineOrders(options.engine);
+  const books = grpcOrderBookSource({ engine: options.engine });
+  const pending = new PendingCommands();
+  const defaultFees = options.defaultFees ?? { makerBps: 10, takerBps: 10 };
+  const feesOf = (symbol: string) => options.fees?.[symbol] ?? defaultFees;
+  const decimalsOf = (asset: string) => options.assets[asset];
+  const orderIds = new OrderIdAllocator(options.pool);
+  const projection = new OrderProjection({
+    eventLog: options.eventLog,
+    pool: options.pool,
+    markets: options.gateway.markets,
+    logger: options.logger,
+    pending,
+    feesOf,
+    decimalsOf,
+    groupId: options.groupId ?? "order-gateway.orders",
+  });
+
+  const reconciler = new ReservationReconciler({
+    pool: options.pool,
+    wallet,
+    engine: engineOrders,
+    logger: options.logger,
+    timeoutMs: options.reconcile?.timeoutMs ?? 30_000,
+    intervalMs: options.reconcile?.intervalMs ?? 10_000,
+    now,
+  });
+
+  const groupId = options.groupId ?? "order-gateway.orders";
+  const userData = new UserDataServer({
+    keys,
+    now,
+    markets: options.gateway.markets,
+    logger: options.logger,
+    eventLog: options.eventLog,
+    feesOf,
+    decimalsOf,
+    ledgerGroupId: options.userData?.ledgerGroupId ?? `${groupId}.ledger`,
+    ledgerTopic: options.userData?.ledgerTopic,
+  });
+  options.gateway.wsServer.addUpgradeHandler(userData.handleUpgrade);
+  projection.addListener(userData.onExecutions);
+
+  app.register(
+    async (scope) => {
+      registerFormBody(scope);
+      await scope.register(orderRoutes, {
+        markets: options.gateway.markets,
+        keys,
+        wallet,
+        books,
+        eventLog: options.eventLog,
+        orderIds,
+        pending,
+        pool: options.pool,
+        logger: options.logger,
+        ordersLimit: {
+          store: options.ordersLimit?.store ?? new InMemoryRateLimitStore(),
+          per10s: options.ordersLimit?.per10s ?? 100,
+          perDay: options.ordersLimit?.perDay ?? 200_000,
+        },
+        feesOf,
+        decimalsOf,
+        defaultFees,
+        responseTimeoutMs: options.responseTimeoutMs ?? 10_000,
+        stopBuyHeadroomBps: options.stopBuyHeadroomBps ?? 1_000,
+        now,
+      });
+    },
+    { prefix: "/api/v3" },
+  );
+  if (options.adminToken) app.register(keyRoutes, { prefix: "/v1", keys, adminToken: options.adminToken });
+  app.register(openApiRoutes);
+
+  let started = false;
+  return {
+    keys,
+    projection,
+    reconciler,
+    orderIds,
+    userData,
+    async start() {
+      await migrateOrderEntry(options.pool);
+      await orderIds.migrate();
+      await projection.start();
+      await userData.start();
+      reconciler.start();
+      started = true;
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await reconciler.stop();
+      await userData.stop();
+      await projection.stop();
+      pending.clear();
+      engineOrders.close();
+      books.close();
+      wallet.close();
+    },
+  };
+}
