@@ -35,3 +35,6 @@ export const DEMO_MARKETS: DemoMarket[] = [
   usdtMarket("ETH", 3_400_00, 10n),
   usdtMarket("EXT", 1_25, 10_000n),
 ];
+
+/** Maker/taker fees of the demo markets, in basis points (the wallet charges them on settlement). */
+export const DEMO_FEES = { makerFeeBps: 10, takerFeeBps: 20 };

@@ -17,7 +17,7 @@ import {
   matchingEngineHandlers,
   TOPICS,
 } from "@excraft/matching-engine";
-import { createMarketDataGateway, OrderIdAllocator } from "@excraft/order-gateway";
+import { createMarketDataGateway, createOrderGateway } from "@excraft/order-gateway";
 import {
   createGrpcServer,
   createLogger,
@@ -31,8 +31,19 @@ import {
   startOpsServer,
 } from "@excraft/platform";
 import { MatchingEngineService, OrderCommand } from "@excraft/proto";
-import { DEMO_MARKETS } from "./demo-markets.ts";
+import { startWalletApp } from "@excraft/wallet";
+import { ensureDatabase } from "./databases.ts";
+import {
+  BOT_ACCOUNT,
+  DEMO_ASSETS,
+  DEMO_TRADER,
+  type DemoKey,
+  demoKey,
+  fundDemoAccounts,
+} from "./demo-accounts.ts";
+import { DEMO_FEES, DEMO_MARKETS } from "./demo-markets.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { localSecret } from "./local-secrets.ts";
 import { MarketMakerBot } from "./market-maker-bot.ts";
 import { parseOptions, usage } from "./options.ts";
 
@@ -55,6 +66,7 @@ const readiness = new Readiness();
 const shutdown = createShutdown({ logger }).listen();
 shutdown.onStart(() => readiness.markShuttingDown());
 const ports = {
+  wallet: options.basePort + 3,
   grpc: options.basePort,
   metrics: options.basePort + 1,
   http: options.basePort + 2,
@@ -128,7 +140,37 @@ const grpc = await createGrpcServer({
   shutdown,
 });
 
-step("starting the market-data gateway (REST + WebSocket)");
+step("starting the wallet (its own database, settling executions.v1)");
+const wallet = await startWalletApp({
+  databaseUrl: await ensureDatabase(databaseUrl, "excraft_wallet"),
+  eventLog,
+  logger,
+  metrics,
+  grpcHost: options.host,
+  grpcPort: ports.wallet,
+  siwe: {
+    domain: `${options.host}:${ports.http}`,
+    uri: `http://${options.host}:${ports.http}/v1/link`,
+    chainId: 31337,
+  },
+  kycWebhookSecret: await localSecret(dataDir, "kyc-webhook-secret", process.env.KYC_WEBHOOK_SECRET),
+  assets: Object.entries(DEMO_ASSETS).map(([symbol, decimals]) => ({
+    symbol,
+    decimals,
+    contractAddress: "",
+  })),
+  markets: DEMO_MARKETS.map(({ spec }) => ({
+    symbol: spec.symbol,
+    baseAsset: spec.baseAsset,
+    quoteAsset: spec.quoteAsset,
+    priceScale: spec.priceScale,
+    quantityScale: spec.quantityScale,
+    ...DEMO_FEES,
+  })),
+});
+shutdown.register("wallet", () => wallet.stop());
+
+step("starting the gateway (REST + WebSocket: market data and signed order entry)");
 const gateway = createMarketDataGateway({
   eventLog,
   pool,
@@ -138,11 +180,31 @@ const gateway = createMarketDataGateway({
   host: options.host,
   port: ports.http,
 });
+const orderEntry = createOrderGateway({
+  gateway,
+  eventLog,
+  pool,
+  engine: `${options.host}:${grpc.port}`,
+  wallet: `${options.host}:${wallet.grpc.port}`,
+  logger,
+  masterKey: await localSecret(dataDir, "api-key-master-key", process.env.API_KEY_MASTER_KEY),
+  adminToken: process.env.GATEWAY_ADMIN_TOKEN || undefined,
+  assets: { ...DEMO_ASSETS },
+  fees: Object.fromEntries(
+    DEMO_MARKETS.map(({ spec }) => [
+      spec.symbol,
+      { makerBps: DEMO_FEES.makerFeeBps, takerBps: DEMO_FEES.takerFeeBps },
+    ]),
+  ),
+});
+await orderEntry.start();
 const http = await gateway.start();
-shutdown.register("order gateway", () => gateway.stop());
+shutdown.register("gateway", async () => {
+  await gateway.stop();
+  await orderEntry.stop();
+});
 
-const orderIds = new OrderIdAllocator(pool);
-await orderIds.migrate();
+let trader: DemoKey | undefined;
 if (options.demo) {
   const existing = new Set(engine.processor!.engine.markets().map((book) => book.spec.symbol));
   const missing = DEMO_MARKETS.filter((market) => !existing.has(market.spec.symbol));
@@ -162,21 +224,40 @@ if (options.demo) {
       })),
     );
   }
+  await fundDemoAccounts(wallet.ledger);
+  trader = await demoKey(orderEntry.keys, DEMO_TRADER, {
+    apiKey: process.env.EXCRAFT_DEMO_API_KEY,
+    secret: process.env.EXCRAFT_DEMO_API_SECRET,
+  });
   if (options.bot) {
-    const bot = new MarketMakerBot({ eventLog, orderIds, markets: DEMO_MARKETS, logger });
+    const botKey = await demoKey(orderEntry.keys, BOT_ACCOUNT);
+    const bot = new MarketMakerBot({
+      restUrl: http.url,
+      apiKey: botKey.apiKey,
+      secret: botKey.secret,
+      markets: DEMO_MARKETS,
+      logger,
+    });
     bot.start();
     shutdown.register("market-maker bot", () => bot.stop());
-    step("market-making bot quoting the demo markets every second");
+    step("market-making bot quoting the demo markets every 2 s through the signed REST API");
   }
 }
 
 const host = options.host;
 console.log(`
 ExCraft is running (one process, embedded defaults). Stop with Ctrl-C; state is kept in ${dataDir}.
-  REST     ${http.url}/api/v3   (Binance Spot v3 public endpoints: exchangeInfo, depth, trades, klines, ticker, ...)
-  WebSocket ${http.wsUrl}/ws/<stream>  and  ${http.wsUrl}/stream?streams=   (depth, trade, kline, ticker, bookTicker)
-  gRPC     ${host}:${grpc.port}   services: excraft.v1.MatchingEngine, grpc.health.v1.Health, reflection
+  REST     ${http.url}/api/v3   (Binance Spot v3: public market data and signed order/account endpoints)
+  WebSocket ${http.wsUrl}/ws/<stream>, ${http.wsUrl}/stream?streams=  (market streams); ${http.wsUrl}/ws-api/v3 (user data)
+  gRPC     ${host}:${grpc.port}   excraft.v1.MatchingEngine;  ${host}:${wallet.grpc.port}   excraft.v1.Wallet  (both with health + reflection)
   metrics  http://${host}:${ops.port}/metrics   health: /healthz  readiness: /readyz
   postgres ${databaseUrl.replace(/:[^:@/]+@/, ":***@")}
-Not yet in this build: signed order entry (REST/WebSocket API), wallet and balances, market-maker gRPC stream.
+${
+  trader
+    ? `Demo trader "${DEMO_TRADER}" (funded with BTC, ETH, EXT, USDT):
+  API key    ${trader.apiKey}
+  API secret ${trader.created ? trader.secret : "(as given in EXCRAFT_DEMO_API_SECRET, or printed when it was created)"}
+`
+    : ""
+}Not yet in this build: the market-maker gRPC stream, WebSocket API trading methods, PoE/rewards/DAO services.
 `);

@@ -1,32 +1,33 @@
 /**
- * A market-making bot that keeps the demo books alive: every tick, per market, it cancels its
- * previous quotes and places a small ladder of bids and asks around a mid price that takes a
- * seeded random walk. It writes to orders.v1 like any other client of the engine.
+ * A market-making bot that keeps the demo books alive. It is an ordinary API client: every tick,
+ * per market, it cancels its open orders and places a small ladder of bids and asks around a mid
+ * price that takes a bounded random walk, through the signed Binance-compatible REST API — so its
+ * orders are reserved, matched and settled like anyone's.
  */
-import type { EventLog } from "@excraft/eventlog";
-import type { OrderIdAllocator } from "@excraft/order-gateway";
+
+import { formatUnits, sign } from "@excraft/order-gateway";
 import type { Logger } from "@excraft/platform";
-import { OrderCommand, OrderType, Side, TimeInForce } from "@excraft/proto";
 import type { DemoMarket } from "./demo-markets.ts";
 
-export const BOT_ACCOUNT = "mm-bot";
-const LEVELS = 5;
+const LEVELS = 2;
 
 export interface MarketMakerBotOptions {
-  eventLog: EventLog;
-  orderIds: OrderIdAllocator;
+  /** Base URL of the REST API, e.g. http://127.0.0.1:7402 */
+  restUrl: string;
+  apiKey: string;
+  secret: string;
   markets: DemoMarket[];
   logger: Logger;
   intervalMs?: number;
-  shard?: number;
 }
 
 export class MarketMakerBot {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly mids = new Map<string, number>();
-  private commandSeq = 0;
   private seed = 12_345;
+  /** Requests the API refused (logged; the next tick tries again). */
+  rejected = 0;
 
   constructor(private readonly options: MarketMakerBotOptions) {
     for (const market of options.markets) this.mids.set(market.spec.symbol, market.mid);
@@ -40,7 +41,7 @@ export class MarketMakerBot {
         .finally(() => {
           this.running = undefined;
         });
-    }, this.options.intervalMs ?? 1_000);
+    }, this.options.intervalMs ?? 2_000);
   }
 
   async stop(): Promise<void> {
@@ -49,54 +50,51 @@ export class MarketMakerBot {
   }
 
   /** One round of quotes for every market. */
-  async tick(nowMs = Date.now()): Promise<void> {
-    const commands: OrderCommand[] = [];
+  async tick(): Promise<void> {
     for (const market of this.options.markets) {
-      const { symbol } = market.spec;
+      const { symbol, priceScale, quantityScale, minQty } = market.spec;
       const mid = this.walk(symbol);
       const spread = basisStep(mid);
-      commands.push(this.command(symbol, nowMs, { $case: "massCancel", value: { accountId: BOT_ACCOUNT } }));
+      await this.signed("DELETE", "/api/v3/openOrders", { symbol }, [-2011]);
       for (let level = 1; level <= LEVELS; level++) {
-        for (const side of [Side.BUY, Side.SELL]) {
-          const price = side === Side.BUY ? mid - spread * level : mid + spread * level;
-          const quantity = market.spec.minQty * BigInt(level * 20);
-          commands.push(
-            this.command(symbol, nowMs, {
-              $case: "place",
-              value: {
-                orderId: await this.options.orderIds.take(),
-                accountId: BOT_ACCOUNT,
-                clientOrderId: "",
-                side,
-                type: OrderType.LIMIT,
-                timeInForce: TimeInForce.GTC,
-                price: BigInt(price),
-                quantity,
-                quoteOrderQty: 0n,
-                stopPrice: 0n,
-                selfTradePrevention: 0,
-                reserved: 0n,
-              },
-            }),
-          );
+        for (const side of ["BUY", "SELL"] as const) {
+          const price = side === "BUY" ? mid - spread * level : mid + spread * level;
+          await this.signed("POST", "/api/v3/order", {
+            symbol,
+            side,
+            type: "LIMIT",
+            timeInForce: "GTC",
+            price: formatUnits(BigInt(price), priceScale),
+            quantity: formatUnits(minQty * BigInt(level * 20), quantityScale),
+            newOrderRespType: "ACK",
+          });
         }
       }
     }
-    await this.options.eventLog.publish(
-      "orders.v1",
-      commands.map((command) => ({
-        key: command.symbol,
-        value: OrderCommand.encode(command).finish(),
-        partition: this.options.shard ?? 0,
-      })),
-    );
   }
 
-  private command(symbol: string, nowMs: number, command: OrderCommand["command"]): OrderCommand {
-    return { commandId: `bot-${nowMs}-${this.commandSeq++}`, timeMs: BigInt(nowMs), symbol, command };
+  private async signed(
+    method: string,
+    path: string,
+    params: Record<string, string>,
+    ignoreCodes: number[] = [],
+  ) {
+    const query = new URLSearchParams({
+      ...params,
+      timestamp: String(Date.now()),
+      recvWindow: "5000",
+    }).toString();
+    const url = `${this.options.restUrl}${path}?${query}&signature=${sign(this.options.secret, query)}`;
+    const response = await fetch(url, { method, headers: { "X-MBX-APIKEY": this.options.apiKey } });
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as { code?: number; msg?: string };
+      if (body.code !== undefined && ignoreCodes.includes(body.code)) return;
+      this.rejected++;
+      this.options.logger.warn({ path, status: response.status, body }, "market-maker request refused");
+    }
   }
 
-  /** A bounded random walk of ±0.05% per tick (integer ticks; no floats reach the books). */
+  /** A bounded random walk of ±5 basis points per tick (integer ticks; no floats reach the books). */
   private walk(symbol: string): number {
     this.seed = (this.seed * 1_103_515_245 + 12_345) % 2_147_483_648;
     const mid = this.mids.get(symbol)!;

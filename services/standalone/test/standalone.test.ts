@@ -3,6 +3,7 @@
  * markets with live quotes, shuts down cleanly on SIGTERM, and comes back with the same state.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +15,8 @@ import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 
 const serviceDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const DEMO_KEY = "k".repeat(32) + "1".repeat(32);
+const DEMO_SECRET = "s".repeat(32) + "2".repeat(32);
 
 function startExchange(dataDir: string, basePort: number): { child: ChildProcess; output: () => string } {
   const child = spawn(
@@ -21,7 +24,14 @@ function startExchange(dataDir: string, basePort: number): { child: ChildProcess
     ["--import", "tsx", "src/main.ts", "--data-dir", dataDir, "--base-port", String(basePort)],
     {
       cwd: serviceDir,
-      env: { ...process.env, LOG_LEVEL: "warn", DATABASE_URL: "", KAFKA_BROKERS: "" },
+      env: {
+        ...process.env,
+        LOG_LEVEL: "warn",
+        DATABASE_URL: "",
+        KAFKA_BROKERS: "",
+        EXCRAFT_DEMO_API_KEY: DEMO_KEY,
+        EXCRAFT_DEMO_API_SECRET: DEMO_SECRET,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -100,6 +110,57 @@ describe("npm start (standalone exchange)", () => {
     const unknown = await fetch(`${rest}/depth?symbol=NOPE`);
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toEqual({ code: -1121, msg: "Invalid symbol." });
+
+    // The demo trader (key from the environment) buys from the bot through the signed API; the
+    // wallet settles it: the trade shows in myTrades and the balances move by exact amounts.
+    const signed = async (method: string, path: string, params: Record<string, string>) => {
+      const query = new URLSearchParams({ ...params, timestamp: String(Date.now()) }).toString();
+      const signature = createHmac("sha256", DEMO_SECRET).update(query).digest("hex");
+      const response = await fetch(`${rest}${path}?${query}&signature=${signature}`, {
+        method,
+        headers: { "X-MBX-APIKEY": DEMO_KEY },
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    type Account = { balances: { asset: string; free: string; locked: string }[] };
+    const before = (await signed("GET", "/account", {})).body as unknown as Account;
+    const usdtBefore = before.balances.find((b) => b.asset === "USDT")!;
+    expect(usdtBefore.free).toBe("100000.00000000");
+    // Wait for the bot's first quotes, then take the best ask.
+    let bestAsk: { asks?: string[][] } = {};
+    for (let i = 0; i < 100 && !bestAsk.asks?.length; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      bestAsk = (await (await fetch(`${rest}/depth?symbol=BTCUSDT&limit=1`)).json()) as typeof bestAsk;
+    }
+    expect(bestAsk.asks?.length, JSON.stringify(bestAsk)).toBe(1);
+    const order = await signed("POST", "/order", {
+      symbol: "BTCUSDT",
+      side: "BUY",
+      type: "LIMIT",
+      timeInForce: "IOC",
+      price: bestAsk.asks![0]![0]!,
+      quantity: "0.0010",
+      newOrderRespType: "FULL",
+    });
+    expect(order.status, JSON.stringify(order.body)).toBe(200);
+    expect(order.body.status).toBe("FILLED");
+    const trades = await signed("GET", "/myTrades", { symbol: "BTCUSDT" });
+    expect(
+      (trades.body as unknown as { qty: string; isBuyer: boolean }[]).some(
+        (t) => t.isBuyer && t.qty === "0.00100000",
+      ),
+    ).toBe(true);
+    const afterTrade = (await signed("GET", "/account", {})).body as unknown as Account;
+    expect(afterTrade.balances.find((b) => b.asset === "BTC")!.free).not.toBe(
+      before.balances.find((b) => b.asset === "BTC")!.free,
+    );
+    const badSignature = await fetch(`${rest}/account?timestamp=${Date.now()}&signature=${"0".repeat(64)}`, {
+      headers: { "X-MBX-APIKEY": DEMO_KEY },
+    });
+    expect(await badSignature.json()).toEqual({
+      code: -1022,
+      msg: "Signature for this request is not valid.",
+    });
     const client = new MatchingEngineClient(grpcAddress, credentials.createInsecure());
     let book: BookSnapshot | undefined;
     const deadline = Date.now() + 20_000;
@@ -107,10 +168,10 @@ describe("npm start (standalone exchange)", () => {
       book = await unary<BookSnapshot>((cb) =>
         client.getOrderBook({ symbol: "BTCUSDT", depth: 5 }, cb),
       ).catch(() => undefined);
-      if (book && book.bids.length === 5 && book.asks.length === 5) break;
+      if (book && book.bids.length === 2 && book.asks.length === 2) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(book?.bids).toHaveLength(5);
+    expect(book?.bids).toHaveLength(2); // the bot quotes two levels a side
     expect(book!.bids[0]!.price).toBeLessThan(book!.asks[0]!.price);
     const markets = await unary<ListMarketsResponse>((cb) => client.listMarkets({}, cb));
     expect(markets.markets.map((m) => m.symbol).sort()).toEqual(["BTCUSDT", "ETHUSDT", "EXTUSDT"]);
@@ -125,6 +186,11 @@ describe("npm start (standalone exchange)", () => {
     const second = startExchange(dataDir, basePort);
     try {
       await waitReady(basePort + 1, second.child, second.output);
+      // Balances and trade history survive the restart.
+      const restarted = (await signed("GET", "/account", {})).body as unknown as Account;
+      expect(restarted.balances).toEqual(afterTrade.balances);
+      const tradesAfter = await signed("GET", "/myTrades", { symbol: "BTCUSDT" });
+      expect(tradesAfter.body).toEqual(trades.body);
       // The engine resumes from its snapshot: the offset continues, no market is added twice.
       expect(await engineOffset(basePort + 1)).toBeGreaterThanOrEqual(offsetBefore);
       const again = new MatchingEngineClient(grpcAddress, credentials.createInsecure());

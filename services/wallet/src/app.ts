@@ -47,6 +47,8 @@ export interface WalletAppOptions {
   consumeExecutions?: boolean;
   publishLedger?: boolean;
   auditIntervalMs?: number;
+  /** The process's metrics, when the wallet shares a process (one-process mode); default: its own registry. */
+  metrics?: Metrics;
   /** On-chain deposits/withdrawals (ETH, ERC-20): polled every `pollMs` (default 2 s). */
   chain?: Omit<ChainGatewayOptions, "pool" | "ledger"> & { pollMs?: number };
 }
@@ -79,7 +81,7 @@ export async function startWalletApp(o: WalletAppOptions): Promise<WalletApp> {
     logger,
   });
   await migrate(pool);
-  const metrics = createMetrics({ defaultLabels: { service: "wallet" } });
+  const metrics = o.metrics ?? createMetrics({ defaultLabels: { service: "wallet" } });
   const registers = [metrics.registry];
   const batchSize = new Histogram({
     name: "wallet_batch_commands",

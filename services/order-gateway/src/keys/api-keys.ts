@@ -141,6 +141,38 @@ export class ApiKeyStore {
     };
   }
 
+  /**
+   * Stores a key whose key and secret were chosen outside (e.g. a demo account's key from the
+   * environment). Idempotent for the same key and account; refuses a key held by another account.
+   */
+  async importKey(input: {
+    apiKey: string;
+    secret: string;
+    accountId: string;
+    label?: string;
+    permissions: Permission[];
+  }): Promise<void> {
+    if (!API_KEY_PATTERN.test(input.apiKey)) throw new Error("API key must be 64 letters or digits");
+    if (!API_KEY_PATTERN.test(input.secret)) throw new Error("API secret must be 64 letters or digits");
+    const permissions = PERMISSIONS.filter((p) => input.permissions.includes(p));
+    await this.pool.query(
+      `insert into api_keys (api_key, account_id, label, secret_enc, permissions, ip_allow, created_ms)
+       values ($1, $2, $3, $4, $5, '{}', $6) on conflict (api_key) do nothing`,
+      [
+        input.apiKey,
+        input.accountId,
+        input.label ?? "",
+        encryptSecret(this.masterKey, input.secret, input.apiKey),
+        permissions,
+        this.now(),
+      ],
+    );
+    const stored = await this.lookup(input.apiKey);
+    if (stored?.accountId !== input.accountId || stored.secret !== input.secret) {
+      throw new Error(`API key ${input.apiKey.slice(0, 8)}… already exists with another account or secret`);
+    }
+  }
+
   async list(accountId: string): Promise<ApiKey[]> {
     const { rows } = await this.pool.query<Row>(
       "select * from api_keys where account_id = $1 order by created_ms, api_key",
