@@ -1,1 +1,2 @@
-export {};
+export * from "./fixed.ts";
+export * from "./market.ts";

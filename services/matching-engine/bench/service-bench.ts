@@ -9,8 +9,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { type EventLog, openKafkaEventLog } from "@excraft/eventlog";
 import { createLogger, createMetrics, createPostgresPool } from "@excraft/platform";
 import { startKafka, startPostgres } from "@excraft/testkit";
@@ -19,7 +19,10 @@ import { encodeCommands, generateCommands } from "../test/support/command-stream
 
 const { values } = parseArgs({ options: { commands: { type: "string", default: "50000" } } });
 const COMMANDS = Number(values.commands);
-const resultsFile = join(dirname(fileURLToPath(import.meta.url)), "../../../bench/results/engine-service.json");
+const resultsFile = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "../../../bench/results/engine-service.json",
+);
 
 const progress = (message: string) => console.log(`[bench] ${message}`);
 
@@ -53,7 +56,8 @@ async function pipePeer(log: EventLog, count: number): Promise<number> {
 progress(`generating ${COMMANDS} commands (exchange-core-like mix over 3 markets, 40 accounts)`);
 const payloads = encodeCommands(generateCommands(COMMANDS, 99));
 const bytes = payloads.reduce((sum, p) => sum + p.length, 0);
-if (bytes > 4_500_000) throw new Error(`${bytes} bytes exceed the mock cluster's ~5 MB partition retention; use fewer --commands`);
+if (bytes > 4_500_000)
+  throw new Error(`${bytes} bytes exceed the mock cluster's ~5 MB partition retention; use fewer --commands`);
 
 const kafka = await startKafka({
   brokers: 1,
@@ -91,11 +95,20 @@ try {
 
   const result = {
     benchmark: "matching-engine service over the Kafka protocol (librdkafka mock cluster), 1 shard",
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, date: new Date().toISOString() },
+    machine: {
+      cpu: cpus()[0]?.model,
+      cores: cpus().length,
+      node: process.version,
+      date: new Date().toISOString(),
+    },
     commands: processed,
     commandBytes: bytes,
     eventsPublished: events,
-    engine: { seconds: engineSeconds, commandsPerSecond: Math.round(engineRate), eventsPerSecond: Math.round(events / engineSeconds) },
+    engine: {
+      seconds: engineSeconds,
+      commandsPerSecond: Math.round(engineRate),
+      eventsPerSecond: Math.round(events / engineSeconds),
+    },
     peer: { name: "kafka pipe: read + republish unchanged", recordsPerSecond: Math.round(peerRate) },
     ratioToPeer: Number((engineRate / peerRate).toFixed(3)),
     target: { commandsPerSecondPerShard: 100_000, met: engineRate >= 100_000 },

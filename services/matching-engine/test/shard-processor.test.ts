@@ -44,9 +44,9 @@ describe("ShardProcessor", () => {
       expect(e.header?.shard).toBe(3);
       expect(e.header?.epoch).toBe(9n);
     });
-    md.map((e) => MarketDataEvent.decode(e.value)).forEach((e, i) =>
-      expect(e.header?.sequence).toBe(BigInt(i + 1)),
-    );
+    md.map((e) => MarketDataEvent.decode(e.value)).forEach((e, i) => {
+      expect(e.header?.sequence).toBe(BigInt(i + 1));
+    });
     const placed = execEvents.find((e) => e.event?.$case === "accepted")!;
     const source = OrderCommand.decode(payloads[Number(placed.header!.inputOffset)]!);
     expect(placed.header?.commandId).toBe(source.commandId);

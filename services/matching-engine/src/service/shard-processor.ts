@@ -254,17 +254,16 @@ export class ShardProcessor implements EngineSink {
         return;
       }
       case "addMarket": {
-        if (body.value.spec === undefined)
-          return this.rejectCommand("INVALID_MARKET_SPEC", "spec is required");
-        this.engine.addMarket(specFromProto(body.value.spec));
+        if (body.value.spec === undefined) this.rejectCommand("INVALID_MARKET_SPEC", "spec is required");
+        else this.engine.addMarket(specFromProto(body.value.spec));
         return;
       }
       case "setMarketStatus":
         this.engine.setMarketStatus(symbol, body.value.status as MarketStatus, timeMs);
         return;
       case "updateFilters": {
-        if (body.value.spec === undefined) return this.rejectCommand("INVALID_FILTERS", "spec is required");
-        this.engine.updateFilters(symbol, filtersFromProto(body.value.spec));
+        if (body.value.spec === undefined) this.rejectCommand("INVALID_FILTERS", "spec is required");
+        else this.engine.updateFilters(symbol, filtersFromProto(body.value.spec));
         return;
       }
       default:
@@ -405,22 +404,20 @@ export class ShardProcessor implements EngineSink {
   private execution(market: number, event: ExecutionEvent["event"]): void {
     const symbol = this.symbolOf(market);
     this.executionSequence++;
-    const value = ExecutionEvent.encode({
-      header: this.header(this.executionSequence),
-      symbol,
-      event,
-    }).finish();
+    const value = ExecutionEvent.encode(
+      { header: this.header(this.executionSequence), symbol, event },
+      this.writer,
+    ).finish();
     this.executions.push({ key: symbol, value });
   }
 
   private marketDataEvent(market: number, event: MarketDataEvent["event"]): void {
     const symbol = this.symbolOf(market);
     this.marketDataSequence++;
-    const value = MarketDataEvent.encode({
-      header: this.header(this.marketDataSequence),
-      symbol,
-      event,
-    }).finish();
+    const value = MarketDataEvent.encode(
+      { header: this.header(this.marketDataSequence), symbol, event },
+      this.writer,
+    ).finish();
     this.marketData.push({ key: symbol, value });
   }
 }
