@@ -1,9 +1,9 @@
 #!/usr/bin/env node
+import { join } from "node:path";
 // Bundles a service's entry point (TypeScript, with the workspace packages it imports) into one
 // ESM file under dist/ for its container image. Third-party code
 // stays external and is installed in the image with `npm ci --omit=dev`.
 import { build } from "esbuild";
-import { join } from "node:path";
 
 const [entry = "src/main.ts"] = process.argv.slice(2);
 // Workspace packages (@excraft/*) are TypeScript sources: bundle them. Every third-party package
@@ -12,7 +12,9 @@ const thirdPartyExternal = {
   name: "third-party-external",
   setup(builder) {
     builder.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith("@excraft/") || args.path.startsWith("node:") ? undefined : { path: args.path, external: true },
+      args.path.startsWith("@excraft/") || args.path.startsWith("node:")
+        ? undefined
+        : { path: args.path, external: true },
     );
   },
 };

@@ -21,7 +21,9 @@ import { orderRoutes } from "./http/order-routes.ts";
 import { InMemoryRateLimitStore, type RateLimitStore } from "./http/rate-limit.ts";
 import { registerFormBody } from "./http/signed.ts";
 import { ApiKeyStore, parseMasterKey } from "./keys/api-keys.ts";
+import { type MarketMakerOptions, MarketMakerSessions } from "./market-maker/sessions.ts";
 import { grpcEngineOrders, grpcWallet, type WalletPort } from "./orders/backends.ts";
+import { OrderEntry } from "./orders/order-entry.ts";
 import { OrderIdAllocator } from "./orders/order-ids.ts";
 import { OrderProjection, PendingCommands } from "./orders/projection.ts";
 import { ReservationReconciler } from "./orders/reconciler.ts";
@@ -61,6 +63,14 @@ export interface OrderGatewayOptions {
    * instance's group on the wallet's `ledgerTopic` (default ledger.v1) for outboundAccountPosition.
    */
   userData?: { ledgerGroupId?: string; ledgerTopic?: string };
+  /**
+   * The market-maker gRPC session (`marketMakerService`): `registry` for its instruments (the platform
+   * metrics registry), `logonWindowMs` (5 000), `keepMessages` (10 000), `heartbeatIntervalMs` (30 000).
+   */
+  marketMaker?: Pick<
+    MarketMakerOptions,
+    "registry" | "logonWindowMs" | "keepMessages" | "heartbeatIntervalMs"
+  >;
   /** Cache of API-key lookups (default 5 s; revocations reach other replicas within it). */
   keyCacheMs?: number;
   now?: () => number;
@@ -72,6 +82,10 @@ export interface OrderGateway {
   reconciler: ReservationReconciler;
   orderIds: OrderIdAllocator;
   userData: UserDataServer;
+  /** FIX-like market-maker sessions over gRPC. */
+  marketMaker: MarketMakerSessions;
+  /** `{ definition, implementation }` of excraft.v1.MarketMaker for createGrpcServer's `services`. */
+  marketMakerService: MarketMakerSessions["service"];
   /** Creates tables, starts the projection and the reconciler. Call before the gateway listens. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -107,6 +121,26 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     groupId: options.groupId ?? "order-gateway.orders",
   });
 
+  const entry = new OrderEntry({
+    eventLog: options.eventLog,
+    wallet,
+    books,
+    orderIds,
+    pending,
+    pool: options.pool,
+    logger: options.logger,
+    ordersLimit: {
+      store: options.ordersLimit?.store ?? new InMemoryRateLimitStore(),
+      per10s: options.ordersLimit?.per10s ?? 100,
+      perDay: options.ordersLimit?.perDay ?? 200_000,
+    },
+    feesOf,
+    decimalsOf,
+    responseTimeoutMs: options.responseTimeoutMs ?? 10_000,
+    stopBuyHeadroomBps: options.stopBuyHeadroomBps ?? 1_000,
+    now,
+  });
+
   const reconciler = new ReservationReconciler({
     pool: options.pool,
     wallet,
@@ -132,6 +166,18 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
   options.gateway.wsServer.addUpgradeHandler(userData.handleUpgrade);
   projection.addListener(userData.onExecutions);
 
+  const marketMaker = new MarketMakerSessions({
+    ...options.marketMaker,
+    entry,
+    keys,
+    markets: options.gateway.markets,
+    engine: engineOrders,
+    pool: options.pool,
+    logger: options.logger,
+    now,
+  });
+  projection.addListener(marketMaker.onExecutions);
+
   app.register(
     async (scope) => {
       registerFormBody(scope);
@@ -139,22 +185,12 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
         markets: options.gateway.markets,
         keys,
         wallet,
-        books,
-        eventLog: options.eventLog,
-        orderIds,
-        pending,
+        entry,
         pool: options.pool,
         logger: options.logger,
-        ordersLimit: {
-          store: options.ordersLimit?.store ?? new InMemoryRateLimitStore(),
-          per10s: options.ordersLimit?.per10s ?? 100,
-          perDay: options.ordersLimit?.perDay ?? 200_000,
-        },
         feesOf,
         decimalsOf,
         defaultFees,
-        responseTimeoutMs: options.responseTimeoutMs ?? 10_000,
-        stopBuyHeadroomBps: options.stopBuyHeadroomBps ?? 1_000,
         now,
       });
     },
@@ -170,6 +206,8 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     reconciler,
     orderIds,
     userData,
+    marketMaker,
+    marketMakerService: marketMaker.service,
     async start() {
       await migrateOrderEntry(options.pool);
       await orderIds.migrate();
@@ -181,6 +219,7 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     async stop() {
       if (!started) return;
       started = false;
+      await marketMaker.close();
       await reconciler.stop();
       await userData.stop();
       await projection.stop();

@@ -71,6 +71,8 @@ export interface Logon {
 export interface LogonAck {
   sessionId: string;
   nextExpectedSeqNum: bigint;
+  /** highest outbound seq_num assigned so far (0 = none) */
+  lastSeqNum: bigint;
 }
 
 export interface NewOrderSingle {
@@ -138,7 +140,11 @@ export interface ExecutionReport {
 
 export interface Reject {
   refSeqNum: bigint;
-  error: ErrorDetail | undefined;
+  error:
+    | ErrorDetail
+    | undefined;
+  /** ClOrdID of the refused request, when it had one */
+  clOrdId: string;
 }
 
 export interface SequenceGap {
@@ -722,7 +728,7 @@ export const Logon: MessageFns<Logon> = {
 };
 
 function createBaseLogonAck(): LogonAck {
-  return { sessionId: "", nextExpectedSeqNum: 0n };
+  return { sessionId: "", nextExpectedSeqNum: 0n, lastSeqNum: 0n };
 }
 
 export const LogonAck: MessageFns<LogonAck> = {
@@ -735,6 +741,12 @@ export const LogonAck: MessageFns<LogonAck> = {
         throw new globalThis.Error("value provided for field message.nextExpectedSeqNum of type uint64 too large");
       }
       writer.uint32(16).uint64(message.nextExpectedSeqNum);
+    }
+    if (message.lastSeqNum !== 0n) {
+      if (BigInt.asUintN(64, message.lastSeqNum) !== message.lastSeqNum) {
+        throw new globalThis.Error("value provided for field message.lastSeqNum of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.lastSeqNum);
     }
     return writer;
   },
@@ -768,6 +780,14 @@ export const LogonAck: MessageFns<LogonAck> = {
             message.nextExpectedSeqNum = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastSeqNum = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -792,6 +812,11 @@ export const LogonAck: MessageFns<LogonAck> = {
         : isSet(object.next_expected_seq_num)
         ? BigInt(object.next_expected_seq_num)
         : 0n,
+      lastSeqNum: isSet(object.lastSeqNum)
+        ? BigInt(object.lastSeqNum)
+        : isSet(object.last_seq_num)
+        ? BigInt(object.last_seq_num)
+        : 0n,
     };
   },
 
@@ -802,6 +827,9 @@ export const LogonAck: MessageFns<LogonAck> = {
     }
     if (message.nextExpectedSeqNum !== 0n) {
       obj.nextExpectedSeqNum = message.nextExpectedSeqNum.toString();
+    }
+    if (message.lastSeqNum !== 0n) {
+      obj.lastSeqNum = message.lastSeqNum.toString();
     }
     return obj;
   },
@@ -814,6 +842,9 @@ export const LogonAck: MessageFns<LogonAck> = {
     message.sessionId = object.sessionId ?? "";
     message.nextExpectedSeqNum = (object.nextExpectedSeqNum !== undefined && object.nextExpectedSeqNum !== null)
       ? BigInt(object.nextExpectedSeqNum)
+      : 0n;
+    message.lastSeqNum = (object.lastSeqNum !== undefined && object.lastSeqNum !== null)
+      ? BigInt(object.lastSeqNum)
       : 0n;
     return message;
   },
@@ -1926,7 +1957,7 @@ export const ExecutionReport: MessageFns<ExecutionReport> = {
 };
 
 function createBaseReject(): Reject {
-  return { refSeqNum: 0n, error: undefined };
+  return { refSeqNum: 0n, error: undefined, clOrdId: "" };
 }
 
 export const Reject: MessageFns<Reject> = {
@@ -1939,6 +1970,9 @@ export const Reject: MessageFns<Reject> = {
     }
     if (message.error !== undefined) {
       ErrorDetail.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.clOrdId !== "") {
+      writer.uint32(26).string(message.clOrdId);
     }
     return writer;
   },
@@ -1972,6 +2006,14 @@ export const Reject: MessageFns<Reject> = {
             message.error = ErrorDetail.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clOrdId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1992,6 +2034,11 @@ export const Reject: MessageFns<Reject> = {
         ? BigInt(object.ref_seq_num)
         : 0n,
       error: isSet(object.error) ? ErrorDetail.fromJSON(object.error) : undefined,
+      clOrdId: isSet(object.clOrdId)
+        ? globalThis.String(object.clOrdId)
+        : isSet(object.cl_ord_id)
+        ? globalThis.String(object.cl_ord_id)
+        : "",
     };
   },
 
@@ -2002,6 +2049,9 @@ export const Reject: MessageFns<Reject> = {
     }
     if (message.error !== undefined) {
       obj.error = ErrorDetail.toJSON(message.error);
+    }
+    if (message.clOrdId !== "") {
+      obj.clOrdId = message.clOrdId;
     }
     return obj;
   },
@@ -2015,6 +2065,7 @@ export const Reject: MessageFns<Reject> = {
     message.error = (object.error !== undefined && object.error !== null)
       ? ErrorDetail.fromPartial(object.error)
       : undefined;
+    message.clOrdId = object.clOrdId ?? "";
     return message;
   },
 };
