@@ -67,6 +67,7 @@ const shutdown = createShutdown({ logger }).listen();
 shutdown.onStart(() => readiness.markShuttingDown());
 const ports = {
   wallet: options.basePort + 3,
+  marketMaker: options.basePort + 4,
   grpc: options.basePort,
   metrics: options.basePort + 1,
   http: options.basePort + 2,
@@ -190,6 +191,7 @@ const orderEntry = createOrderGateway({
   masterKey: await localSecret(dataDir, "api-key-master-key", process.env.API_KEY_MASTER_KEY),
   adminToken: process.env.GATEWAY_ADMIN_TOKEN || undefined,
   assets: { ...DEMO_ASSETS },
+  marketMaker: { registry: metrics.registry },
   fees: Object.fromEntries(
     DEMO_MARKETS.map(({ spec }) => [
       spec.symbol,
@@ -198,6 +200,18 @@ const orderEntry = createOrderGateway({
   ),
 });
 await orderEntry.start();
+// Its own server: a market maker's session stream lives as long as the session, so it is exempt
+// from the per-call time limit the other gRPC APIs have.
+const marketMakerGrpc = await createGrpcServer({
+  name: "market-maker",
+  host: options.host,
+  port: ports.marketMaker,
+  logger,
+  metrics,
+  maxHandlingMs: Number.POSITIVE_INFINITY,
+  services: [orderEntry.marketMakerService],
+  shutdown,
+});
 const http = await gateway.start();
 shutdown.register("gateway", async () => {
   await gateway.stop();
@@ -249,7 +263,8 @@ console.log(`
 ExCraft is running (one process, embedded defaults). Stop with Ctrl-C; state is kept in ${dataDir}.
   REST     ${http.url}/api/v3   (Binance Spot v3: public market data and signed order/account endpoints)
   WebSocket ${http.wsUrl}/ws/<stream>, ${http.wsUrl}/stream?streams=  (market streams); ${http.wsUrl}/ws-api/v3 (user data)
-  gRPC     ${host}:${grpc.port}   excraft.v1.MatchingEngine;  ${host}:${wallet.grpc.port}   excraft.v1.Wallet  (both with health + reflection)
+  gRPC     ${host}:${grpc.port}   excraft.v1.MatchingEngine;  ${host}:${wallet.grpc.port}   excraft.v1.Wallet
+  FIX-like ${host}:${marketMakerGrpc.port}   excraft.v1.MarketMaker/Session (market makers; all gRPC ports serve health + reflection)
   metrics  http://${host}:${ops.port}/metrics   health: /healthz  readiness: /readyz
   postgres ${databaseUrl.replace(/:[^:@/]+@/, ":***@")}
 ${
@@ -259,5 +274,5 @@ ${
   API secret ${trader.created ? trader.secret : "(as given in EXCRAFT_DEMO_API_SECRET, or printed when it was created)"}
 `
     : ""
-}Not yet in this build: the market-maker gRPC stream, WebSocket API trading methods, PoE/rewards/DAO services.
+}Not yet in this build: WebSocket API trading methods, the PoE recorder, reward distributor and DAO services, the local EVM.
 `);

@@ -22,7 +22,8 @@ Options:
   --data-dir <dir>   where PostgreSQL and other state live   (env EXCRAFT_DATA_DIR, default .excraft-data)
   --host <addr>      address to bind                          (env EXCRAFT_HOST, default 127.0.0.1)
   --base-port <n>    first port: engine gRPC = n, metrics = n+1, REST+WebSocket = n+2,
-                     wallet gRPC = n+3, PostgreSQL = n+9
+                     wallet gRPC = n+3, market-maker gRPC = n+4,
+                     PostgreSQL = n+9
                      (env EXCRAFT_BASE_PORT, default 7400)
   --no-demo          do not create the demo markets
   --no-bot           do not run the market-making bot

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BookSnapshot, type ListMarketsResponse, MatchingEngineClient } from "@excraft/proto";
-import { freePort } from "@excraft/testkit";
+import { freePortBlock } from "@excraft/testkit";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -97,7 +97,7 @@ describe("npm start (standalone exchange)", () => {
   it("runs the demo markets with live quotes, stops cleanly and keeps its state across a restart", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "excraft-standalone-"));
     dirs.push(dataDir);
-    const basePort = await freePort();
+    const basePort = await freePortBlock(10);
     const grpcAddress = `127.0.0.1:${basePort}`;
 
     const first = startExchange(dataDir, basePort);
