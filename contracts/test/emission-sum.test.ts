@@ -40,8 +40,13 @@ describe("EmissionSchedule total (R-13)", () => {
     expect(sum).toBeGreaterThanOrEqual(EMISSION_CAP - EXT);
   });
 
+  if (process.env.EXCRAFT_FULL_EMISSION_SUM !== "1") {
+    console.log(
+      "skipped: the full on-chain emission sum (~1 min of EVM time); the sampled on-chain check above runs always. Set EXCRAFT_FULL_EMISSION_SUM=1 to run it.",
+    );
+  }
   it.runIf(process.env.EXCRAFT_FULL_EMISSION_SUM === "1")(
-    "full sum computed on chain in batches equals the TS sum",
+    "full sum computed on chain in batches equals the TS sum (opt-in: EXCRAFT_FULL_EMISSION_SUM=1, ~1 min)",
     async () => {
       let sum = 0n;
       for (let a = 1; a <= EMISSION_PERIODS; a += 2_500) {
