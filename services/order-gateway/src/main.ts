@@ -1,0 +1,106 @@
+/**
+ * The order gateway as its own process: Binance-compatible REST + WebSocket on HTTP_PORT, the
+ * MarketMaker gRPC session on GRPC_PORT, metrics and health on METRICS_PORT. Several replicas can
+ * run side by side: give each its own GATEWAY_GROUP_ID and one REDIS_URL for shared rate limits.
+ */
+import { openKafkaEventLog } from "@excraft/eventlog";
+import {
+  createGrpcServer,
+  createLogger,
+  createMetrics,
+  createPostgresPool,
+  createRedisClient,
+  createShutdown,
+  loadConfig,
+  postgresReadiness,
+  Readiness,
+  redisReadiness,
+  startOpsServer,
+} from "@excraft/platform";
+import { gatewayConfigSchema } from "./config.ts";
+import { createMarketDataGateway } from "./gateway.ts";
+import { RedisRateLimitStore } from "./http/redis-rate-limit.ts";
+import { createOrderGateway } from "./order-gateway.ts";
+
+const config = loadConfig(gatewayConfigSchema);
+const logger = createLogger({ name: "order-gateway", level: config.LOG_LEVEL });
+const metrics = createMetrics({ defaultLabels: { service: "order-gateway" } });
+const readiness = new Readiness();
+const shutdown = createShutdown({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5_000 }).listen();
+shutdown.onStart(() => readiness.markShuttingDown());
+
+let serving = false;
+readiness.register("http", async () => {
+  if (!serving) throw new Error("REST/WebSocket server not listening yet");
+});
+const ops = await startOpsServer({
+  host: config.METRICS_HOST,
+  port: config.METRICS_PORT,
+  metrics,
+  readiness,
+  logger,
+});
+shutdown.register("ops", () => ops.close());
+const pool = createPostgresPool({ url: config.DATABASE_URL, logger });
+readiness.register("postgres", postgresReadiness(pool));
+shutdown.register("postgres", () => pool.end());
+const eventLog = await openKafkaEventLog({
+  brokers: config.KAFKA_BROKERS.split(","),
+  clientId: "order-gateway",
+});
+shutdown.register("eventlog", () => eventLog.close());
+
+let store: RedisRateLimitStore | undefined;
+if (config.REDIS_URL) {
+  const redis = createRedisClient({ url: config.REDIS_URL, connectionName: "order-gateway", logger });
+  readiness.register("redis", redisReadiness(redis));
+  shutdown.register("redis", async () => void redis.disconnect());
+  store = new RedisRateLimitStore(redis);
+}
+
+const gateway = createMarketDataGateway({
+  eventLog,
+  pool,
+  engine: config.ENGINE_GRPC_ADDRESS,
+  logger,
+  metrics,
+  host: config.HTTP_HOST,
+  port: config.HTTP_PORT,
+  groupId: `${config.GATEWAY_GROUP_ID}.market-data`,
+  ...(store ? { rateLimit: { store } } : {}),
+});
+const orderEntry = createOrderGateway({
+  gateway,
+  eventLog,
+  pool,
+  engine: config.ENGINE_GRPC_ADDRESS,
+  wallet: config.WALLET_GRPC_ADDRESS,
+  logger,
+  masterKey: config.API_KEY_MASTER_KEY,
+  adminToken: config.GATEWAY_ADMIN_TOKEN,
+  assets: JSON.parse(config.GATEWAY_ASSETS) as Record<string, number>,
+  fees: JSON.parse(config.GATEWAY_FEES) as Record<string, { makerBps: number; takerBps: number }>,
+  groupId: `${config.GATEWAY_GROUP_ID}.orders`,
+  marketMaker: { registry: metrics.registry },
+  ...(store ? { ordersLimit: { store } } : {}),
+});
+await orderEntry.start();
+await createGrpcServer({
+  name: "order-gateway",
+  host: config.GRPC_HOST,
+  port: config.GRPC_PORT,
+  logger,
+  metrics,
+  // A market maker's session lives as long as the session: no per-call time limit here.
+  maxHandlingMs: Number.POSITIVE_INFINITY,
+  drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  services: [orderEntry.marketMakerService],
+  shutdown,
+});
+const http = await gateway.start();
+serving = true;
+shutdown.register("gateway", async () => {
+  await gateway.stop();
+  await orderEntry.stop();
+});
+logger.info({ rest: `${http.url}/api/v3`, ws: http.wsUrl, metrics: ops.url }, "order gateway ready");

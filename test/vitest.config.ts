@@ -1,0 +1,3 @@
+import { workspaceVitestConfig } from "../vitest.base.ts";
+
+export default workspaceVitestConfig(import.meta.dirname, { test: { include: ["e2e/**/*.test.ts"] } });
