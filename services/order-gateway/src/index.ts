@@ -3,6 +3,7 @@ export * from "./engine/order-book-source.ts";
 export * from "./errors.ts";
 export * from "./format.ts";
 export * from "./gateway.ts";
+export * from "./http/account-routes.ts";
 export * from "./http/key-routes.ts";
 export * from "./http/market-routes.ts";
 export * from "./http/order-routes.ts";

@@ -1,6 +1,7 @@
 /**
  * The order-entry half of the gateway, mounted on the market-data gateway's fastify app (same port):
  * signed Binance v3 order/account endpoints under /api/v3, native API-key administration under /v1,
+ * native signed /v1 linked-wallet and identity endpoints (account-routes.ts),
  * the order/trade projection of executions.v1, and the reservation reconciler.
  *
  *   const md = createMarketDataGateway({...});
@@ -15,6 +16,7 @@ import type { MatchingEngineClient, WalletClient } from "@excraft/proto";
 import type pg from "pg";
 import { grpcOrderBookSource } from "./engine/order-book-source.ts";
 import type { MarketDataGateway } from "./gateway.ts";
+import { accountRoutes, grpcIdentity, type IdentityPort } from "./http/account-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
 import { openApiRoutes } from "./http/openapi.ts";
 import { orderRoutes } from "./http/order-routes.ts";
@@ -41,6 +43,12 @@ export interface OrderGatewayOptions {
   engine: string | MatchingEngineClient;
   /** excraft.v1.Wallet gRPC ("host:port" or client), or a WalletPort. */
   wallet: string | WalletClient | WalletPort;
+  /**
+   * The wallet's identity RPCs (CreateLinkChallenge, LinkWallet, UnlinkWallet, GetKyc) behind the
+   * /v1 wallet/account routes: gRPC address, client or IdentityPort. Default: `wallet` when it is an
+   * address or a client; with neither (a WalletPort wallet) the routes are not mounted.
+   */
+  identity?: string | WalletClient | IdentityPort;
   logger: Logger;
   /** AES-256-GCM key for API secrets at rest: 64 hex chars or base64 of 32 bytes. */
   masterKey: string | Buffer;
@@ -95,6 +103,10 @@ function isWalletPort(w: OrderGatewayOptions["wallet"]): w is WalletPort {
   return typeof w === "object" && "reserve" in w && "balances" in w;
 }
 
+function isIdentityPort(i: string | WalletClient | IdentityPort): i is IdentityPort {
+  return typeof i === "object" && "getIdentity" in i;
+}
+
 export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
   const now = options.now ?? Date.now;
   const { app } = options.gateway;
@@ -103,6 +115,11 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     : parseMasterKey(options.masterKey);
   const keys = new ApiKeyStore(options.pool, masterKey, options.keyCacheMs ?? 5_000, now);
   const wallet = isWalletPort(options.wallet) ? options.wallet : grpcWallet(options.wallet);
+  const identitySource = options.identity ?? (isWalletPort(options.wallet) ? undefined : options.wallet);
+  const identity =
+    identitySource === undefined || isIdentityPort(identitySource)
+      ? identitySource
+      : grpcIdentity(identitySource);
   const engineOrders = grpcEngineOrders(options.engine);
   const books = grpcOrderBookSource({ engine: options.engine });
   const pending = new PendingCommands();
@@ -197,6 +214,7 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     { prefix: "/api/v3" },
   );
   if (options.adminToken) app.register(keyRoutes, { prefix: "/v1", keys, adminToken: options.adminToken });
+  if (identity) app.register(accountRoutes, { prefix: "/v1", keys, identity, now });
   app.register(openApiRoutes);
 
   let started = false;
@@ -227,6 +245,7 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
       engineOrders.close();
       books.close();
       wallet.close();
+      identity?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * OpenAPI 3.1 description of the order-entry routes, served at GET /docs (JSON). The Binance
  * endpoints are described by their parameters and security; shapes follow Binance's documentation.
+ * The native /v1 user routes (linked wallet, identity) list their ExCraft error codes.
  */
 import type { FastifyPluginAsync } from "fastify";
 
@@ -36,6 +37,39 @@ const ORDER_PARAMS = [
   "newOrderRespType",
 ];
 
+/** The native /v1 user routes: signed as /api/v3, ExCraft error codes -5000..-5008 (account-routes.ts). */
+const native = (
+  summary: string,
+  permission: string,
+  params: { name: string; description: string }[],
+  ok: string,
+  errors: Record<number, string> = {},
+) => ({
+  summary,
+  description: `ExCraft native SIGNED endpoint (key permission \`${permission}\`), signed exactly like /api/v3: parameters in the query string or an x-www-form-urlencoded body (JSON bodies → -5000); signature = hex HMAC-SHA256(secret, query ‖ body). Weight 1. Errors are {code, msg}.`,
+  security: [{ apiKey: [] }],
+  parameters: [
+    ...params.map((p) => ({ ...p, in: "query", required: true, schema: { type: "string" } })),
+    ...["timestamp", "recvWindow", "signature"].map((name) => ({
+      name,
+      in: "query",
+      required: name !== "recvWindow",
+      schema: { type: "string" },
+    })),
+  ],
+  responses: {
+    200: { description: ok },
+    400: {
+      description: `{code, msg}: -1102 missing parameter, -1100 malformed parameter, -1021 / -1022 / -1131 signing, -5000 not a form body${errors[400] ? `, ${errors[400]}` : ""}`,
+    },
+    401: { description: "-2014 API-key format invalid / -2015 unknown key, IP or missing permission" },
+    ...(errors[403] ? { 403: { description: errors[403] } } : {}),
+    ...(errors[409] ? { 409: { description: errors[409] } } : {}),
+    429: { description: "-1003" },
+    503: { description: "-1001 wallet unreachable" },
+  },
+});
+
 const keyPath = { name: "accountId", in: "path", required: true, schema: { type: "string" } };
 
 export const OPENAPI = {
@@ -69,6 +103,45 @@ export const OPENAPI = {
       ),
     },
     "/api/v3/account": { get: signed("Account information (Wallet.GetBalances)", ["omitZeroBalances"], 20) },
+    "/v1/wallet/link/challenge": {
+      post: native(
+        "Create an EIP-4361 (SIWE) challenge to link an Ethereum address (Wallet.CreateLinkChallenge)",
+        "withdraw",
+        [{ name: "address", description: "0x + 40 hex digits (any case; answered EIP-55 checksummed)" }],
+        "{message, nonce}: sign `message` with the address's key (personal_sign); valid 10 minutes, once",
+        { 400: "-5001 invalid address (e.g. bad EIP-55 checksum)" },
+      ),
+    },
+    "/v1/wallet/link": {
+      post: native(
+        "Link the address of a signed challenge to the account (Wallet.LinkWallet)",
+        "withdraw",
+        [
+          { name: "message", description: "the challenge message, unchanged" },
+          {
+            name: "walletSignature",
+            description: "0x + 130 hex digits: the 65-byte personal_sign signature",
+          },
+        ],
+        "{linkedAddress}",
+        {
+          400: "-5001 invalid message / walletSignature, -5002 unknown challenge",
+          403: "-5006 challenge issued to another account, -5007 signature not made by the message's address",
+          409: "-5003 challenge already used (replay) or expired, -5004 account already linked, -5005 address linked to another account",
+        },
+      ),
+      delete: native("Unlink the account's address (Wallet.UnlinkWallet)", "withdraw", [], "{}", {
+        409: "-5008 account has no linked address",
+      }),
+    },
+    "/v1/account/identity": {
+      get: native(
+        "KYC status and linked address (Wallet.GetKyc)",
+        "read",
+        [],
+        '{kycStatus: "NONE" | "PENDING" | "VERIFIED" | "REJECTED", linkedAddress: "0x…" | null}',
+      ),
+    },
     "/v1/accounts/{accountId}/api-keys": {
       post: {
         summary: "Create an API key (secret returned once)",
