@@ -12,4 +12,5 @@ export * from "./postgres";
 export * from "./readiness";
 export * from "./redis";
 export * from "./request-context";
+export * from "./service-runtime";
 export * from "./shutdown";

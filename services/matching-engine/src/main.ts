@@ -4,42 +4,16 @@
  * gRPC and metrics/health over HTTP. A second process for the same shard stands by.
  */
 import { openKafkaEventLog } from "@excraft/eventlog";
-import {
-  createGrpcServer,
-  createLogger,
-  createMetrics,
-  createPostgresPool,
-  createShutdown,
-  env,
-  loadConfig,
-  platformConfigSchema,
-  postgresReadiness,
-  Readiness,
-  startOpsServer,
-} from "@excraft/platform";
+import { createGrpcServer, startServiceRuntime } from "@excraft/platform";
 import { MatchingEngineService } from "@excraft/proto";
 import { engineConfigSchema } from "./config.ts";
 import { createMatchingEngineApi, EngineShardService, matchingEngineHandlers } from "./service/index.ts";
 
-const config = loadConfig(engineConfigSchema);
-const logger = createLogger({ name: "matching-engine", level: config.LOG_LEVEL });
-const metrics = createMetrics({ defaultLabels: { service: "matching-engine" } });
-const readiness = new Readiness();
-const shutdown = createShutdown({ logger }).listen();
-
-const ops = await startOpsServer({
-  host: config.METRICS_HOST,
-  port: config.METRICS_PORT,
-  metrics,
-  readiness,
-  logger,
-});
-shutdown.onStart(() => readiness.markShuttingDown());
-shutdown.register("ops", () => ops.close());
-
-const pool = createPostgresPool({ url: config.DATABASE_URL, logger });
-readiness.register("postgres", postgresReadiness(pool));
-shutdown.register("postgres", () => pool.end());
+const { config, logger, metrics, readiness, shutdown, postgres } = await startServiceRuntime(
+  "matching-engine",
+  engineConfigSchema,
+);
+const pool = postgres();
 
 const eventLog = await openKafkaEventLog({ brokers: config.KAFKA_BROKERS.split(",") });
 shutdown.register("eventlog", () => eventLog.close());

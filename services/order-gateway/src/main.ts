@@ -4,46 +4,21 @@
  * run side by side: give each its own GATEWAY_GROUP_ID and one REDIS_URL for shared rate limits.
  */
 import { openKafkaEventLog } from "@excraft/eventlog";
-import {
-  createGrpcServer,
-  createLogger,
-  createMetrics,
-  createPostgresPool,
-  createRedisClient,
-  createShutdown,
-  loadConfig,
-  postgresReadiness,
-  Readiness,
-  redisReadiness,
-  startOpsServer,
-} from "@excraft/platform";
+import { createGrpcServer, createRedisClient, redisReadiness, startServiceRuntime } from "@excraft/platform";
 import { gatewayConfigSchema } from "./config.ts";
 import { createMarketDataGateway } from "./gateway.ts";
 import { RedisRateLimitStore } from "./http/redis-rate-limit.ts";
 import { createOrderGateway } from "./order-gateway.ts";
 
-const config = loadConfig(gatewayConfigSchema);
-const logger = createLogger({ name: "order-gateway", level: config.LOG_LEVEL });
-const metrics = createMetrics({ defaultLabels: { service: "order-gateway" } });
-const readiness = new Readiness();
-const shutdown = createShutdown({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5_000 }).listen();
-shutdown.onStart(() => readiness.markShuttingDown());
-
+const { config, logger, metrics, readiness, shutdown, ops, postgres } = await startServiceRuntime(
+  "order-gateway",
+  gatewayConfigSchema,
+);
+const pool = postgres();
 let serving = false;
 readiness.register("http", async () => {
   if (!serving) throw new Error("REST/WebSocket server not listening yet");
 });
-const ops = await startOpsServer({
-  host: config.METRICS_HOST,
-  port: config.METRICS_PORT,
-  metrics,
-  readiness,
-  logger,
-});
-shutdown.register("ops", () => ops.close());
-const pool = createPostgresPool({ url: config.DATABASE_URL, logger });
-readiness.register("postgres", postgresReadiness(pool));
-shutdown.register("postgres", () => pool.end());
 const eventLog = await openKafkaEventLog({
   brokers: config.KAFKA_BROKERS.split(","),
   clientId: "order-gateway",
