@@ -18,6 +18,7 @@ import {
   startPostgres,
   type TestKafka,
   type TestPostgres,
+  usdtMarketSpec,
 } from "@excraft/testkit";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -164,23 +165,7 @@ describe("services as separate processes over Kafka", () => {
           command: {
             $case: "addMarket",
             value: {
-              spec: {
-                symbol: "BTCUSDT",
-                baseAsset: "BTC",
-                quoteAsset: "USDT",
-                priceScale: 2,
-                quantityScale: 4,
-                tickSize: 1n,
-                stepSize: 1n,
-                minQty: 1n,
-                maxQty: 0n,
-                minPrice: 1n,
-                maxPrice: 0n,
-                minNotional: 0n,
-                status: 1,
-                defaultStp: 1,
-                shard: 0,
-              },
+              spec: usdtMarketSpec("BTC"),
             },
           },
         }).finish(),

@@ -1,5 +1,6 @@
 export * from "./docker";
 export * from "./kafka";
+export * from "./markets";
 export * from "./ports";
 export * from "./postgres";
 export * from "./redis";

@@ -3,27 +3,12 @@
  * random mix of limit GTC/IOC orders, market orders, cancels and cancel-replaces.
  */
 import { type MarketSpec, OrderCommand, OrderType, Side, TimeInForce } from "@excraft/proto";
+import { usdtMarketSpec } from "@excraft/testkit";
 
 export const TEST_MARKETS = ["BTCUSDT", "ETHUSDT", "EXTUSDT"] as const;
 
 export function marketSpec(symbol: string): MarketSpec {
-  return {
-    symbol,
-    baseAsset: symbol.replace(/USDT$/, ""),
-    quoteAsset: "USDT",
-    priceScale: 2,
-    quantityScale: 4,
-    tickSize: 1n,
-    stepSize: 1n,
-    minQty: 1n,
-    maxQty: 0n,
-    minPrice: 1n,
-    maxPrice: 0n,
-    minNotional: 0n,
-    status: 1,
-    defaultStp: 1,
-    shard: 0,
-  };
+  return usdtMarketSpec(symbol.replace(/USDT$/, ""));
 }
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same stream everywhere. */

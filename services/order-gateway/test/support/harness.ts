@@ -19,28 +19,15 @@ import {
   Side,
   TimeInForce,
 } from "@excraft/proto";
-import { startPostgres, type TestPostgres } from "@excraft/testkit";
+import { startPostgres, type TestPostgres, usdtMarketSpec } from "@excraft/testkit";
 import type pg from "pg";
 
 export const logger = createLogger({ name: "gateway-test", level: "silent" });
 
-export const BTCUSDT: MarketSpec = {
-  symbol: "BTCUSDT",
-  baseAsset: "BTC",
-  quoteAsset: "USDT",
-  priceScale: 2,
-  quantityScale: 4,
-  tickSize: 1n,
-  stepSize: 1n,
-  minQty: 1n,
-  maxQty: 0n,
-  minPrice: 1n,
-  maxPrice: 0n,
-  minNotional: 5_000_000n, // 5 USDT
-  status: 1,
+export const BTCUSDT: MarketSpec = usdtMarketSpec("BTC", {
+  minNotional: 5_000_000n /* 5 USDT */,
   defaultStp: 2,
-  shard: 0,
-};
+});
 
 export interface Exchange {
   postgres: TestPostgres;
