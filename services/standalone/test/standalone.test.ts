@@ -18,6 +18,9 @@ const serviceDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO_KEY = "k".repeat(32) + "1".repeat(32);
 const DEMO_SECRET = "s".repeat(32) + "2".repeat(32);
 
+/** Every exchange process a test started: killed in afterAll even when an assertion failed. */
+const started: ChildProcess[] = [];
+
 function startExchange(dataDir: string, basePort: number): { child: ChildProcess; output: () => string } {
   const child = spawn(
     process.execPath,
@@ -35,6 +38,7 @@ function startExchange(dataDir: string, basePort: number): { child: ChildProcess
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  started.push(child);
   let text = "";
   child.stdout!.on("data", (chunk) => {
     text += chunk;
@@ -76,6 +80,12 @@ async function engineOffset(metricsPort: number): Promise<number> {
 describe("npm start (standalone exchange)", () => {
   const dirs: string[] = [];
   afterAll(async () => {
+    for (const child of started) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+    }
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
