@@ -59,5 +59,6 @@ await createGrpcServer({
     },
   ],
   shutdown,
+  readiness,
 });
 await engine.start();

@@ -71,6 +71,7 @@ await createGrpcServer({
   drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   services: [orderEntry.marketMakerService],
   shutdown,
+  readiness,
 });
 const http = await gateway.start();
 serving = true;

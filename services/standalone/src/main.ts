@@ -139,6 +139,7 @@ const grpc = await createGrpcServer({
     },
   ],
   shutdown,
+  readiness,
 });
 
 step("starting the wallet (its own database, settling executions.v1)");
@@ -211,6 +212,7 @@ const marketMakerGrpc = await createGrpcServer({
   maxHandlingMs: Number.POSITIVE_INFINITY,
   services: [orderEntry.marketMakerService],
   shutdown,
+  readiness,
 });
 const http = await gateway.start();
 shutdown.register("gateway", async () => {

@@ -5,7 +5,7 @@ import {
   openKafkaEventLog,
   postgresDurability,
 } from "@excraft/eventlog";
-import { createLogger, createShutdown, env, loadConfig, platformConfigSchema } from "@excraft/platform";
+import { createLogger, createShutdown, loadConfig } from "@excraft/platform";
 import { JsonRpcProvider } from "ethers";
 import { startWalletApp, type WalletAppOptions } from "./app";
 import { LocalKeyStore } from "./chain";

@@ -11,6 +11,7 @@ import type { PackageDefinition } from "@grpc/proto-loader";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
+import type { Readiness } from "../readiness";
 import type { Shutdown } from "../shutdown";
 import { wrapImplementation } from "./handlers";
 import { createKitInterceptor, splitMethodPath } from "./interceptors";
@@ -50,6 +51,12 @@ export interface CreateGrpcServerOptions {
   drainTimeoutMs?: number;
   /** Registers the server with a shutdown controller: NOT_SERVING at once, then drained as a closer. */
   shutdown?: Shutdown;
+  /**
+   * Makes the overall health ("") follow these readiness checks, evaluated every
+   * `readinessIntervalMs` (default 1 000), so gRPC probes see what `/readyz` sees.
+   */
+  readiness?: Readiness;
+  readinessIntervalMs?: number;
 }
 
 export interface DrainResult {
@@ -175,9 +182,24 @@ export async function createGrpcServer(options: CreateGrpcServerOptions): Promis
     watches.clear();
   };
 
+  let readinessTimer: NodeJS.Timeout | undefined;
+  if (options.readiness) {
+    const readiness = options.readiness;
+    const follow = async () => {
+      const report = await readiness.evaluate();
+      if (!notServing) setStatus(report.ready ? "SERVING" : "NOT_SERVING");
+    };
+    await follow();
+    readinessTimer = setInterval(() => {
+      follow().catch((error) => logger.warn({ err: error }, "readiness evaluation failed"));
+    }, options.readinessIntervalMs ?? 1_000);
+    readinessTimer.unref();
+  }
+
   let draining: Promise<DrainResult> | undefined;
   const drain = (timeoutMs = options.drainTimeoutMs ?? 10_000): Promise<DrainResult> => {
     if (draining) return draining;
+    clearInterval(readinessTimer);
     const started = performance.now();
     markNotServing();
     logger.info({ timeoutMs }, "gRPC server draining: no new calls, waiting for in-flight ones");
