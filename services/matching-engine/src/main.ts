@@ -5,9 +5,8 @@
  */
 import { openKafkaEventLog } from "@excraft/eventlog";
 import { createGrpcServer, startServiceRuntime } from "@excraft/platform";
-import { MatchingEngineService } from "@excraft/proto";
 import { engineConfigSchema } from "./config.ts";
-import { createMatchingEngineApi, EngineShardService, matchingEngineHandlers } from "./service/index.ts";
+import { EngineShardService, matchingEngineService } from "./service/index.ts";
 
 const { config, logger, metrics, readiness, shutdown, postgres } = await startServiceRuntime(
   "matching-engine",
@@ -48,16 +47,7 @@ await createGrpcServer({
   metrics,
   maxHandlingMs: config.GRPC_MAX_HANDLING_MS,
   drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  services: [
-    {
-      definition: MatchingEngineService,
-      implementation: matchingEngineHandlers(
-        createMatchingEngineApi(() =>
-          engine.processor && engine.status === "active" ? [engine.processor] : [],
-        ),
-      ),
-    },
-  ],
+  services: [matchingEngineService(engine)],
   shutdown,
   readiness,
 });

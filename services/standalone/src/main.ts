@@ -11,12 +11,7 @@ import {
   openKafkaEventLog,
   postgresDurability,
 } from "@excraft/eventlog";
-import {
-  createMatchingEngineApi,
-  EngineShardService,
-  matchingEngineHandlers,
-  TOPICS,
-} from "@excraft/matching-engine";
+import { EngineShardService, matchingEngineService, TOPICS } from "@excraft/matching-engine";
 import { createMarketDataGateway, createOrderGateway } from "@excraft/order-gateway";
 import {
   createGrpcServer,
@@ -30,7 +25,7 @@ import {
   Readiness,
   startOpsServer,
 } from "@excraft/platform";
-import { MatchingEngineService, OrderCommand } from "@excraft/proto";
+import { OrderCommand } from "@excraft/proto";
 import { startWalletApp } from "@excraft/wallet";
 import { ensureDatabase } from "./databases.ts";
 import {
@@ -128,16 +123,7 @@ const grpc = await createGrpcServer({
   port: ports.grpc,
   logger,
   metrics,
-  services: [
-    {
-      definition: MatchingEngineService,
-      implementation: matchingEngineHandlers(
-        createMatchingEngineApi(() =>
-          engine.processor && engine.status === "active" ? [engine.processor] : [],
-        ),
-      ),
-    },
-  ],
+  services: [matchingEngineService(engine)],
   shutdown,
   readiness,
 });

@@ -9,6 +9,7 @@ import {
   type GetOrderRequest,
   type GetOrderResponse,
   type ListMarketsResponse,
+  MatchingEngineService,
   type PriceLevel,
   Side,
 } from "@excraft/proto";
@@ -88,6 +89,21 @@ export function matchingEngineHandlers(api: MatchingEngineApi) {
       callback(null, api.getOrder(call.request)),
     listMarkets: (_call: unknown, callback: Callback<ListMarketsResponse>) =>
       callback(null, api.listMarkets()),
+  };
+}
+
+/**
+ * The `MatchingEngine` registration for `createGrpcServer`, answering from `engine` while it leads
+ * its shard (UNAVAILABLE otherwise).
+ */
+export function matchingEngineService(engine: { processor: ShardProcessor | undefined; status: string }) {
+  return {
+    definition: MatchingEngineService,
+    implementation: matchingEngineHandlers(
+      createMatchingEngineApi(() =>
+        engine.processor && engine.status === "active" ? [engine.processor] : [],
+      ),
+    ),
   };
 }
 
