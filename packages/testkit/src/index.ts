@@ -3,4 +3,5 @@ export * from "./kafka";
 export * from "./markets";
 export * from "./ports";
 export * from "./postgres";
+export * from "./random";
 export * from "./redis";

@@ -4,7 +4,9 @@
  * Mix: 9% GTC limit, 3% IOC limit, 6% cancel, 82% move (cancel-replace to a new price).
  * The first `prefill` commands are GTC orders that build the book; they are replayed untimed.
  */
+
 import type { MarketSpec } from "@excraft/domain";
+import { mulberry32 } from "@excraft/testkit";
 import { FastBook } from "../src/book/fast-book.ts";
 import type { BookSink, DepthBuffer, OrderView } from "../src/book/types.ts";
 
@@ -39,18 +41,6 @@ export interface Workload {
     busiestMarketShare: number; // share of commands of the most active market
     mix: Record<string, number>;
     trades: number;
-  };
-}
-
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -158,11 +148,11 @@ export interface GenOptions {
 }
 
 export function generate(o: GenOptions): Workload {
-  const rand = rng(o.seed);
+  const rand = mulberry32(o.seed);
   // Per-market weights and resting-order targets.
   const weights = new Float64Array(o.markets).fill(1 / o.markets);
   if (o.weights === "pareto" && o.markets > 1) {
-    const wr = rng(o.seed ^ 0x5bd1e995);
+    const wr = mulberry32(o.seed ^ 0x5bd1e995);
     let sum = 0;
     for (let m = 0; m < o.markets; m++) {
       weights[m] = 0.001 / (1 - wr()) ** (1 / 1.5); // inverse CDF of Pareto(scale 0.001, shape 1.5)

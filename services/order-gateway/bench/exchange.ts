@@ -14,15 +14,10 @@
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { type EventLog, openEmbeddedEventLog, postgresDurability } from "@excraft/eventlog";
-import {
-  createMatchingEngineApi,
-  EngineShardService,
-  matchingEngineHandlers,
-  TOPICS,
-} from "@excraft/matching-engine";
+import { EngineShardService, matchingEngineService, TOPICS } from "@excraft/matching-engine";
 import { createGrpcServer, createLogger, createMetrics, createPostgresPool } from "@excraft/platform";
-import { type MarketSpec, MatchingEngineService, OrderCommand } from "@excraft/proto";
-import { startPostgres } from "@excraft/testkit";
+import { type MarketSpec, OrderCommand } from "@excraft/proto";
+import { startPostgres, usdtMarketSpec } from "@excraft/testkit";
 import { startWalletApp } from "@excraft/wallet";
 import * as hdr from "hdr-histogram-js";
 import { createMarketDataGateway, createOrderGateway, grpcWallet, type WalletPort } from "../src/index.ts";
@@ -31,23 +26,7 @@ export const SYMBOL = "BTCUSDT";
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? "64");
 const DECIMALS = { BTC: 8, USDT: 6 };
 const FEES = { makerBps: 10, takerBps: 20 };
-const SPEC: MarketSpec = {
-  symbol: SYMBOL,
-  baseAsset: "BTC",
-  quoteAsset: "USDT",
-  priceScale: 2,
-  quantityScale: 4,
-  tickSize: 1n,
-  stepSize: 1n,
-  minQty: 1n,
-  maxQty: 0n,
-  minPrice: 1n,
-  maxPrice: 0n,
-  minNotional: 5_000_000n,
-  status: 1,
-  defaultStp: 2,
-  shard: 0,
-};
+const SPEC: MarketSpec = usdtMarketSpec("BTC", { minNotional: 5_000_000n /* 5 USDT */, defaultStp: 2 });
 
 export interface ReadyMessage {
   type: "ready";
@@ -164,14 +143,7 @@ const grpc = await createGrpcServer({
   port: 0,
   logger,
   metrics,
-  services: [
-    {
-      definition: MatchingEngineService,
-      implementation: matchingEngineHandlers(
-        createMatchingEngineApi(() => (engine.processor ? [engine.processor] : [])),
-      ),
-    },
-  ],
+  services: [matchingEngineService(engine)],
 });
 const wallet = await startWalletApp({
   databaseUrl: await postgres.createDatabase("excraft_wallet"),

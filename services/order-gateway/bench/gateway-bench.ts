@@ -28,6 +28,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { mulberry32 } from "@excraft/testkit";
 import autocannon, { type Request as CannonRequest } from "autocannon";
 import * as hdr from "hdr-histogram-js";
 import type { ReadyMessage, StatsMessage } from "./exchange.ts";
@@ -340,18 +341,6 @@ async function drain(exchange: ChildProcess, limitMs = 30_000): Promise<number> 
 const MID_TICKS = 3_000_000; // 30 000.00 USDT
 const QUANTITY = "0.0010"; // 10 lots: 30 USDT, over the 5 USDT minimum notional
 
-/** mulberry32: reproducible order flow. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** BUYs at mid −10…+9 ticks, SELLs at mid −9…+10: about half rest, the rest cross the resting side. */
 function randomOrder(rnd: () => number): { buy: boolean; ticks: number } {
   const buy = rnd() < 0.5;
@@ -372,7 +361,7 @@ function orderRequest(
   errorCodes: Record<string, number>,
   statuses: Record<string, number>,
 ): CannonRequest {
-  const rnd = random(seed);
+  const rnd = mulberry32(seed);
   let n = 0;
   return {
     method: "POST",
@@ -493,7 +482,7 @@ try {
     progress(
       `gRPC stream: ${sessions} MarketMaker sessions × ${window} NewOrderSingle in flight for ${SECONDS} s`,
     );
-    const rnd = random(23);
+    const rnd = mulberry32(23);
     const rejects: Record<string, number> = {};
     grpcPhase = await measure(
       exchange,

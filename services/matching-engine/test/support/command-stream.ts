@@ -3,7 +3,7 @@
  * random mix of limit GTC/IOC orders, market orders, cancels and cancel-replaces.
  */
 import { type MarketSpec, OrderCommand, OrderType, Side, TimeInForce } from "@excraft/proto";
-import { usdtMarketSpec } from "@excraft/testkit";
+import { mulberry32, usdtMarketSpec } from "@excraft/testkit";
 
 export const TEST_MARKETS = ["BTCUSDT", "ETHUSDT", "EXTUSDT"] as const;
 
@@ -11,24 +11,12 @@ export function marketSpec(symbol: string): MarketSpec {
   return usdtMarketSpec(symbol.replace(/USDT$/, ""));
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same stream everywhere. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function encodeCommands(commands: OrderCommand[]): Uint8Array[] {
   return commands.map((c) => OrderCommand.encode(c).finish());
 }
 
 export function generateCommands(count: number, seed = 1): OrderCommand[] {
-  const next = random(seed);
+  const next = mulberry32(seed);
   const pick = (n: number) => Math.floor(next() * n);
   const commands: OrderCommand[] = TEST_MARKETS.map((symbol, i) => ({
     commandId: `add-${symbol}`,
