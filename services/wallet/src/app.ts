@@ -150,11 +150,17 @@ export async function startWalletApp(o: WalletAppOptions): Promise<WalletApp> {
     return report.ok;
   };
 
+  // The withdrawals table is read by ListWithdrawals even when no chain gateway runs in this process.
+  await ChainGateway.migrate(pool);
+  const chain = o.chain ? new ChainGateway({ ...o.chain, pool, ledger }) : undefined;
+
   const grpc = await createGrpcServer({
     name: "wallet",
     host: o.grpcHost ?? "127.0.0.1",
     port: o.grpcPort ?? 0,
-    services: [{ definition: WalletService, implementation: createWalletHandlers(ledger, identity) }],
+    services: [
+      { definition: WalletService, implementation: createWalletHandlers(ledger, identity, { chain }) },
+    ],
     logger,
     metrics,
   });
@@ -231,13 +237,10 @@ export async function startWalletApp(o: WalletAppOptions): Promise<WalletApp> {
     publisher = new LedgerPublisher(pool, o.eventLog, () => ledger.stableEntryId());
     publisher.start(100, (error) => logger.error({ err: error }, "ledger.v1 publish failed"));
   }
-  let chain: ChainGateway | undefined;
   let chainTimer: NodeJS.Timeout | undefined;
   let chainRun: Promise<unknown> | undefined;
-  if (o.chain) {
-    await ChainGateway.migrate(pool);
-    const gw = new ChainGateway({ ...o.chain, pool, ledger });
-    chain = gw;
+  if (chain) {
+    const gw = chain;
     const tick = () => {
       chainRun = (async () => {
         await gw.pollDeposits();

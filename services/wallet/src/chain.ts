@@ -164,6 +164,7 @@ create table if not exists withdrawals (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
+create index if not exists withdrawals_account on withdrawals (account_id, created_at);
 `;
 
 const ERC20 = new Interface([
@@ -181,6 +182,37 @@ export interface WithdrawalRow {
   status: "pending" | "sent" | "confirmed" | "failed";
   nonce: bigint | null;
   txHash: string | null;
+  createdTimeMs: number;
+  updatedTimeMs: number;
+}
+
+function withdrawalOf(x: Record<string, unknown>): WithdrawalRow {
+  return {
+    withdrawalId: x.withdrawal_id as string,
+    accountId: x.account_id as string,
+    asset: x.asset as string,
+    amount: BigInt(x.amount as string),
+    toAddress: x.to_address as string,
+    status: x.status as WithdrawalRow["status"],
+    nonce: x.nonce === null ? null : BigInt(x.nonce as string),
+    txHash: x.tx_hash as string | null,
+    createdTimeMs: (x.created_at as Date).getTime(),
+    updatedTimeMs: (x.updated_at as Date).getTime(),
+  };
+}
+
+/** An account's withdrawals, newest first (readable without a running chain gateway). */
+export async function listWithdrawals(
+  pool: pg.Pool,
+  accountId: string,
+  limit: number,
+): Promise<WithdrawalRow[]> {
+  checkAccount(accountId);
+  const r = await pool.query(
+    `select * from withdrawals where account_id = $1 order by created_at desc, withdrawal_id desc limit $2`,
+    [accountId, limit],
+  );
+  return r.rows.map(withdrawalOf);
 }
 
 /**
@@ -334,6 +366,13 @@ export class ChainGateway {
     const toAddress = getAddress(dest.toLowerCase());
     const existing = await this.withdrawal(withdrawalId);
     if (existing) {
+      if (existing.accountId !== accountId) {
+        throw new WalletError(
+          "PERMISSION_DENIED",
+          `withdrawal ${withdrawalId} belongs to another account`,
+          "withdrawal_id",
+        );
+      }
       if (
         existing.accountId !== accountId ||
         existing.asset !== asset ||
@@ -363,18 +402,12 @@ export class ChainGateway {
 
   async withdrawal(id: string): Promise<WithdrawalRow | undefined> {
     const r = await this.o.pool.query("select * from withdrawals where withdrawal_id = $1", [id]);
-    const x = r.rows[0];
-    if (!x) return undefined;
-    return {
-      withdrawalId: x.withdrawal_id,
-      accountId: x.account_id,
-      asset: x.asset,
-      amount: BigInt(x.amount),
-      toAddress: x.to_address,
-      status: x.status,
-      nonce: x.nonce === null ? null : BigInt(x.nonce),
-      txHash: x.tx_hash,
-    };
+    return r.rows[0] ? withdrawalOf(r.rows[0]) : undefined;
+  }
+
+  /** Whether `symbol` is deposited and withdrawn on chain through this gateway. */
+  isChainAsset(symbol: string): boolean {
+    return this.assets.has(symbol);
   }
 
   /** Signs, stores and broadcasts every pending withdrawal, in order, with consecutive nonces. */

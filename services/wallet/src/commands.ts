@@ -77,6 +77,29 @@ function view(layer: Layer, accountId: string, asset: string): BalanceView {
   return { asset, free: b.free, locked: b.locked };
 }
 
+/**
+ * Command kinds whose evaluation validates everything before its first change to the layer, so a
+ * refused one leaves the layer as it was (only unchanged copies of what it read): the ledger evaluates
+ * them directly in the batch layer instead of a layer of their own (the hot path: no per-command layer).
+ */
+export const IN_PLACE_KINDS: ReadonlySet<Command["kind"]> = new Set(["reserve", "release"]);
+
+function requireFunds(
+  layer: Layer,
+  accountId: string,
+  asset: string,
+  bucket: "free" | "locked",
+  amount: bigint,
+) {
+  const have = layer.getBalance(accountId, asset)[bucket];
+  if (have < amount) {
+    throw new WalletError(
+      "INSUFFICIENT_BALANCE",
+      `insufficient ${bucket} ${asset} balance in account ${accountId}: has ${have}, needs ${amount}`,
+    );
+  }
+}
+
 /** Applies one command to a layer. Throws WalletError for a refused command (the layer is then dropped). */
 export function evaluate(cmd: Command, layer: Layer, ref: Reference): CommandResult {
   switch (cmd.kind) {
@@ -99,6 +122,8 @@ export function evaluate(cmd: Command, layer: Layer, ref: Reference): CommandRes
         }
         return view(layer, cmd.accountId, cmd.asset); // idempotent replay
       }
+      // Refuse before changing anything (the ledger evaluates reserve/release in place: IN_PLACE_KINDS).
+      requireFunds(layer, cmd.accountId, cmd.asset, "free", cmd.amount);
       const entry = layer.entry(`reserve:${cmd.orderId}`, "reserve", ref.now());
       layer.post(entry, cmd.accountId, cmd.asset, "free", -cmd.amount);
       layer.post(entry, cmd.accountId, cmd.asset, "locked", cmd.amount);
@@ -130,6 +155,7 @@ export function evaluate(cmd: Command, layer: Layer, ref: Reference): CommandRes
           "amount",
         );
       }
+      requireFunds(layer, hold.accountId, hold.asset, "locked", amount);
       releaseHold(layer, hold.orderId, amount, ref.now());
       return view(layer, hold.accountId, hold.asset);
     }

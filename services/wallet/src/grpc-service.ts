@@ -3,21 +3,29 @@ import {
   type AuditResponse,
   type Balance,
   type CreateLinkChallengeRequest,
+  DepositStatus,
   type GetBalancesRequest,
   type GetDailyFeesRequest,
+  type GetFeeRatesRequest,
   type GetKycRequest,
   KycStatus,
   type LinkWalletRequest,
+  type ListDepositsRequest,
+  type ListWithdrawalsRequest,
   type OperatorAdjustRequest,
   type ReleaseRequest,
+  type RequestWithdrawalRequest,
   type ReserveRequest,
   type SetKycRequest,
   type TransferRequest,
   type UnlinkWalletRequest,
+  type Withdrawal,
+  WithdrawalStatus,
 } from "@excraft/proto";
 import { status } from "@grpc/grpc-js";
+import { type ChainGateway, listWithdrawals, type WithdrawalRow } from "./chain";
 import type { BalanceView } from "./commands";
-import { WalletError, type WalletErrorCode } from "./errors";
+import { invalid, WalletError, type WalletErrorCode } from "./errors";
 import type { Identity, KycState } from "./identity";
 import type { Ledger } from "./ledger";
 
@@ -54,13 +62,46 @@ function kycFromProto(s: KycStatus): KycState {
 
 const balance = (b: BalanceView): Balance => ({ asset: b.asset, free: b.free, locked: b.locked });
 
+const WITHDRAWAL_STATUS: Record<WithdrawalRow["status"], WithdrawalStatus> = {
+  pending: WithdrawalStatus.PENDING,
+  sent: WithdrawalStatus.SENT,
+  confirmed: WithdrawalStatus.CONFIRMED,
+  failed: WithdrawalStatus.FAILED,
+};
+
+const withdrawal = (w: WithdrawalRow): Withdrawal => ({
+  withdrawalId: w.withdrawalId,
+  accountId: w.accountId,
+  asset: w.asset,
+  amount: w.amount,
+  toAddress: w.toAddress,
+  status: WITHDRAWAL_STATUS[w.status],
+  txHash: w.txHash ?? "",
+  createdTimeMs: BigInt(w.createdTimeMs),
+  updatedTimeMs: BigInt(w.updatedTimeMs),
+});
+
+/** Page size of the list RPCs: 0 = 100, at most 1000. */
+function pageLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 0 || limit > 1000) throw invalid("limit", "limit must be 0..1000");
+  return limit === 0 ? 100 : limit;
+}
+
 /**
  * The `excraft.v1.Wallet` handlers (async; register with the platform's createGrpcServer, which turns
  * thrown GrpcErrors into statuses). The operator identity for OperatorAdjust and SetKyc comes from the
  * request (`operator`) or, for SetKyc, the `x-operator` metadata; authorisation is the mesh's job
  * (Istio AuthorizationPolicy admits only the admin service to these methods).
  */
-export function createWalletHandlers(ledger: Ledger, identity: Identity) {
+export function createWalletHandlers(
+  ledger: Ledger,
+  identity: Identity,
+  options: {
+    /** On-chain deposits/withdrawals (ETH, EXT); without it RequestWithdrawal is refused. */
+    chain?: ChainGateway;
+  } = {},
+) {
+  const { chain } = options;
   const wrap =
     <Req, Res>(fn: (req: Req, metadata: Map<string, string>) => Promise<Res>) =>
     async (
@@ -127,6 +168,50 @@ export function createWalletHandlers(ledger: Ledger, identity: Identity) {
       return {};
     }),
     getDailyFees: wrap(async (req: GetDailyFeesRequest) => ({ fees: await ledger.dailyFees(req.day) })),
+    getAssets: wrap(async () => ({
+      assets: ledger
+        .listAssets()
+        .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
+        .map((a) => ({
+          symbol: a.symbol,
+          decimals: a.decimals,
+          contractAddress: a.contractAddress,
+          onChain: chain?.isChainAsset(a.symbol) ?? false,
+        })),
+    })),
+    getFeeRates: wrap(async (req: GetFeeRatesRequest) => ({
+      rates: ledger.feeRates(req.accountId, req.symbol),
+    })),
+    requestWithdrawal: wrap(async (req: RequestWithdrawalRequest) => {
+      ledger.asset(req.asset); // UNKNOWN_ASSET before anything else about the asset
+      if (!chain) {
+        throw new WalletError("FAILED_PRECONDITION", "on-chain withdrawals are not configured", "asset");
+      }
+      if (!chain.isChainAsset(req.asset)) {
+        throw new WalletError(
+          "FAILED_PRECONDITION",
+          `${req.asset} is not withdrawn on chain (off-chain assets leave through an operator debit)`,
+          "asset",
+        );
+      }
+      const w = await chain.requestWithdrawal(
+        req.withdrawalId,
+        req.accountId,
+        req.asset,
+        req.amount,
+        req.toAddress === "" ? undefined : req.toAddress,
+      );
+      return { withdrawal: withdrawal(w), balance: balance(await ledger.balance(req.accountId, req.asset)) };
+    }),
+    listWithdrawals: wrap(async (req: ListWithdrawalsRequest) => ({
+      withdrawals: (await listWithdrawals(ledger.pool, req.accountId, pageLimit(req.limit))).map(withdrawal),
+    })),
+    listDeposits: wrap(async (req: ListDepositsRequest) => ({
+      deposits: (await ledger.deposits(req.accountId, pageLimit(req.limit))).map((d) => ({
+        ...d,
+        status: DepositStatus.CREDITED,
+      })),
+    })),
     audit: wrap(async (): Promise<AuditResponse> => {
       const report = await ledger.audit();
       return {

@@ -7,6 +7,7 @@ import {
   type ExecutionsResult,
   evaluate,
   executionOrderIds,
+  IN_PLACE_KINDS,
   type Reference,
   tradeParties,
 } from "./commands";
@@ -29,6 +30,11 @@ export interface LedgerOptions {
   pipeline?: number;
   /** Insert new reservations' holds without looking the order id up first (see prefetch). Default true. */
   optimisticReservations?: boolean;
+  /**
+   * Send the batch statement as a named (prepared, generic-plan) statement on the writer connections,
+   * which skips parsing and planning the large statement for every batch. Default true.
+   */
+  preparedStatements?: boolean;
   /** Clock for API-originated entries (executions use the event's time). */
   now?: () => number;
   /** Called after each committed batch (for metrics). */
@@ -58,6 +64,21 @@ function intersects(a: Set<string>, b: Set<string>): boolean {
   const [small, big] = a.size < b.size ? [a, b] : [b, a];
   for (const k of small) if (big.has(k)) return true;
   return false;
+}
+
+export interface FeeRateView {
+  symbol: string;
+  makerFeeBps: number;
+  takerFeeBps: number;
+  accountOverride: boolean;
+}
+
+export interface DepositView {
+  reference: string;
+  asset: string;
+  amount: bigint;
+  txHash: string;
+  timeMs: bigint;
 }
 
 export interface AuditAsset {
@@ -123,6 +144,9 @@ export class Ledger {
   private closed = false;
   private readonly ref: Reference;
   private lockClient: pg.PoolClient | undefined;
+  /** Connections that write batches (one per batch in flight), set up for prepared batch statements. */
+  private readonly writers: pg.PoolClient[] = [];
+  private writersOut = 0;
   /** Counters for metrics: committed batches, failed batches (each followed by one-by-one retries). */
   readonly stats = { batches: 0, failedBatches: 0, lastError: "" };
 
@@ -432,7 +456,8 @@ export class Ledger {
   /** Waits for queued commands to finish and refuses new ones. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    while (this.running || this.writersOut > 0) await new Promise((r) => setTimeout(r, 5));
+    for (const w of this.writers.splice(0)) w.release();
     if (this.lockClient) {
       await this.lockClient.query("select pg_advisory_unlock($1)", [WRITER_LOCK]).catch(() => {});
       this.lockClient.release();
@@ -514,6 +539,15 @@ export class Ledger {
         strict || this.options.optimisticReservations === false,
       );
       for (const p of batch) {
+        if (IN_PLACE_KINDS.has(p.cmd.kind)) {
+          try {
+            flight.outcomes.push({ ok: true, value: evaluate(p.cmd, layer, this.ref) });
+          } catch (error) {
+            if (!(error instanceof WalletError)) throw error;
+            flight.outcomes.push({ ok: false, value: error });
+          }
+          continue;
+        }
         const unit = new Layer(layer, layer.nextEntryId);
         try {
           const value = evaluate(p.cmd, unit, this.ref);
@@ -530,7 +564,7 @@ export class Ledger {
       write = (async () => {
         const results = await Promise.all(deps.map((d) => d.done));
         if (results.some((r) => !r)) throw new Error("an earlier batch this one depends on failed");
-        if (statement) await this.pool.query(statement);
+        if (statement) await this.write(statement);
       })();
     } catch (error) {
       write = Promise.reject(error);
@@ -543,6 +577,32 @@ export class Ledger {
       },
     );
     this.inflight.push(flight);
+  }
+
+  /**
+   * Runs a batch statement on a writer connection. Writers are session-configured so that the cached
+   * generic plan of a prepared batch statement only ever uses the primary keys (every batch statement
+   * touches a handful of rows by key; a plan made while the tables were small would otherwise keep
+   * seq-scanning them as they grow). A writer whose statement failed is discarded (its session may be broken).
+   */
+  private async write(statement: pg.QueryConfig): Promise<void> {
+    let client = this.writers.pop();
+    this.writersOut++;
+    try {
+      if (!client) {
+        client = await this.pool.connect();
+        client.on("error", () => {}); // surfaced by the failing query; the client is then discarded
+        await client.query(
+          "set plan_cache_mode = force_generic_plan; set enable_seqscan = off; set enable_hashjoin = off; set enable_mergejoin = off",
+        );
+      }
+      await client.query(statement);
+      this.writers.push(client);
+      client = undefined;
+    } finally {
+      this.writersOut--;
+      client?.release(true);
+    }
   }
 
   private retire(f: Inflight): void {
@@ -775,52 +835,193 @@ export class Ledger {
       legs[2].push(`{${ps.map((p) => p.bucket).join(",")}}`);
       legs[3].push(`{${ps.map((p) => p.amount.toString()).join(",")}}`);
     }
-    const values = [
-      layer.entries.map((e) => e.entryId.toString()),
-      layer.entries.map((e) => e.source),
-      layer.entries.map((e) => e.kind),
-      layer.entries.map((e) => e.timeMs.toString()),
-      ...legs,
-      ...ins,
-      ...upd,
-      upd[0].length,
-      ...holds,
-      layer.flows.map((f) => f.entryId.toString()),
-      layer.flows.map((f) => f.kind),
-      layer.flows.map((f) => f.accountId),
-      layer.flows.map((f) => f.asset),
-      layer.flows.map((f) => f.amount.toString()),
-      layer.flows.map((f) => f.reference),
-      layer.flows.map((f) => f.reason),
-      layer.flows.map((f) => f.operator),
-      fees.map((f) => f[0]),
-      fees.map((f) => f[1]),
-      fees.map((f) => f[2]),
-      ...progress,
-      layer.exceptions.map((x) => x.source),
-      layer.exceptions.map((x) => x.reason),
-      layer.exceptions.map((x) => x.detail),
-      markets.map((m) => m.symbol),
-      markets.map((m) => m.baseAsset),
-      markets.map((m) => m.quoteAsset),
-      markets.map((m) => m.priceScale),
-      markets.map((m) => m.quantityScale),
-      markets.map((m) => m.makerFeeBps),
-      markets.map((m) => m.takerFeeBps),
-      fresh,
-    ];
-    const empty =
-      layer.entries.length === 0 &&
-      holds[0].length === 0 &&
-      progress[0].length === 0 &&
-      markets.length === 0 &&
-      layer.exceptions.length === 0 &&
-      ins[0].length === 0 &&
-      upd[0].length === 0;
-    // Deliberately not a named (prepared) statement: a cached generic plan is made when the tables are
-    // small and would keep seq-scanning `holds` as it grows; the unnamed statement is planned with the
-    // actual arrays every time (~0.3 ms) and uses the primary keys.
-    return empty ? null : { text: APPLY_BATCH_SQL, values };
+    const freshHolds = holds.map((col) => col.filter((_, i) => fresh[i]));
+    const storedHolds = holds.map((col) => col.filter((_, i) => !fresh[i]));
+    const sql = new BatchSql();
+    if (layer.entries.length > 0) {
+      sql.cte(
+        "e",
+        (
+          p,
+        ) => `insert into journal_entries (entry_id, source, kind, time_ms, accounts, assets, buckets, amounts)
+        select i, s, k, t, a::text[], x::text[], b::text[], v::bigint[]
+        from unnest(${p(
+          layer.entries.map((e) => e.entryId.toString()),
+          "bigint[]",
+        )}, ${p(
+          layer.entries.map((e) => e.source),
+          "text[]",
+        )},
+                    ${p(
+                      layer.entries.map((e) => e.kind),
+                      "text[]",
+                    )}, ${p(
+                      layer.entries.map((e) => e.timeMs.toString()),
+                      "bigint[]",
+                    )},
+                    ${p(legs[0], "text[]")}, ${p(legs[1], "text[]")}, ${p(legs[2], "text[]")}, ${p(legs[3], "text[]")})
+          as u(i, s, k, t, a, x, b, v)`,
+      );
+    }
+    if (ins[0].length > 0) {
+      sql.cte(
+        "bi",
+        (p) => `insert into balances (account_id, asset, free, locked)
+        select * from unnest(${p(ins[0], "text[]")}, ${p(ins[1], "text[]")}, ${p(ins[2], "bigint[]")}, ${p(ins[3], "bigint[]")})`,
+      );
+    }
+    if (upd[0].length > 0) {
+      // Deltas keep the update correct whatever the row holds; the returned flag checks it held what the cache said.
+      const ids = sql.param(upd[0], "text[]");
+      sql.cte(
+        "bu",
+        (p) => `update balances b set free = b.free + d.df, locked = b.locked + d.dl
+        from unnest(${ids}, ${p(upd[1], "text[]")}, ${p(upd[2], "bigint[]")}, ${p(upd[3], "bigint[]")},
+                    ${p(upd[4], "bigint[]")}, ${p(upd[5], "bigint[]")}) as d(a, s, df, dl, nf, nl)
+        where b.account_id = d.a and b.asset = d.s
+        returning (b.free = d.nf and b.locked = d.nl) as ok`,
+      );
+      sql.check(`(select count(*) from bu where ok) <> cardinality(${ids})`);
+    }
+    if (freshHolds[0]!.length > 0) {
+      // New holds: an order id that already exists (an idempotent retry after a restart) violates the
+      // primary key, which fails the batch; its commands are then re-run one by one with lookups.
+      sql.cte(
+        "h",
+        (p) => `insert into holds (order_id, account_id, asset, amount, remaining, releases)
+        select * from unnest(${p(freshHolds[0]!, "text[]")}, ${p(freshHolds[1]!, "text[]")}, ${p(freshHolds[2]!, "text[]")},
+                             ${p(freshHolds[3]!, "bigint[]")}, ${p(freshHolds[4]!, "bigint[]")}, ${p(freshHolds[5]!, "int[]")})`,
+      );
+    }
+    if (storedHolds[0]!.length > 0) {
+      const ids = sql.param(storedHolds[0]!, "text[]");
+      sql.cte(
+        "hu",
+        (p) => `update holds t set amount = d.amount, remaining = d.remaining, releases = d.releases
+        from unnest(${ids}, ${p(storedHolds[1]!, "text[]")}, ${p(storedHolds[3]!, "bigint[]")},
+                    ${p(storedHolds[4]!, "bigint[]")}, ${p(storedHolds[5]!, "int[]")}) as d(id, acct, amount, remaining, releases)
+        where t.order_id = d.id and t.account_id = d.acct
+        returning 1`,
+      );
+      sql.check(`(select count(*) from hu) <> cardinality(${ids})`);
+    }
+    if (layer.flows.length > 0) {
+      const f = layer.flows;
+      sql.cte(
+        "f",
+        (
+          p,
+        ) => `insert into external_flows (entry_id, kind, account_id, asset, amount, reference, reason, operator)
+        select * from unnest(${p(
+          f.map((x) => x.entryId.toString()),
+          "bigint[]",
+        )}, ${p(
+          f.map((x) => x.kind),
+          "text[]",
+        )}, ${p(
+          f.map((x) => x.accountId),
+          "text[]",
+        )},
+                             ${p(
+                               f.map((x) => x.asset),
+                               "text[]",
+                             )}, ${p(
+                               f.map((x) => x.amount.toString()),
+                               "bigint[]",
+                             )},
+                             ${p(
+                               f.map((x) => x.reference),
+                               "text[]",
+                             )}, ${p(
+                               f.map((x) => x.reason),
+                               "text[]",
+                             )},
+                             ${p(
+                               f.map((x) => x.operator),
+                               "text[]",
+                             )})`,
+      );
+    }
+    if (fees.length > 0) {
+      sql.cte(
+        "fd",
+        (p) => `insert into fee_daily (day, asset, amount)
+        select * from unnest(${p(
+          fees.map((f) => f[0]),
+          "date[]",
+        )}, ${p(
+          fees.map((f) => f[1]),
+          "text[]",
+        )}, ${p(
+          fees.map((f) => f[2]),
+          "bigint[]",
+        )})
+        on conflict (day, asset) do update set amount = fee_daily.amount + excluded.amount`,
+      );
+    }
+    if (progress[0].length > 0) {
+      sql.cte(
+        "cp",
+        (p) => `insert into consumer_progress (stream, shard, epoch, sequence)
+        select * from unnest(${p(progress[0], "text[]")}, ${p(progress[1], "int[]")}, ${p(progress[2], "bigint[]")}, ${p(progress[3], "bigint[]")})
+        on conflict (stream, shard) do update set epoch = excluded.epoch, sequence = excluded.sequence`,
+      );
+    }
+    if (layer.exceptions.length > 0) {
+      const x = layer.exceptions;
+      sql.cte(
+        "x",
+        (p) => `insert into settlement_exceptions (source, reason, detail)
+        select * from unnest(${p(
+          x.map((e) => e.source),
+          "text[]",
+        )}, ${p(
+          x.map((e) => e.reason),
+          "text[]",
+        )}, ${p(
+          x.map((e) => e.detail),
+          "text[]",
+        )})
+        on conflict (source) do nothing`,
+      );
+    }
+    if (markets.length > 0) {
+      const m = markets;
+      sql.cte(
+        "m",
+        (
+          p,
+        ) => `insert into markets (symbol, base_asset, quote_asset, price_scale, quantity_scale, maker_fee_bps, taker_fee_bps)
+        select * from unnest(${p(
+          m.map((x) => x.symbol),
+          "text[]",
+        )}, ${p(
+          m.map((x) => x.baseAsset),
+          "text[]",
+        )}, ${p(
+          m.map((x) => x.quoteAsset),
+          "text[]",
+        )},
+                             ${p(
+                               m.map((x) => x.priceScale),
+                               "int[]",
+                             )}, ${p(
+                               m.map((x) => x.quantityScale),
+                               "int[]",
+                             )},
+                             ${p(
+                               m.map((x) => x.makerFeeBps),
+                               "int[]",
+                             )}, ${p(
+                               m.map((x) => x.takerFeeBps),
+                               "int[]",
+                             )})
+        on conflict (symbol) do update set base_asset = excluded.base_asset, quote_asset = excluded.quote_asset,
+          price_scale = excluded.price_scale, quantity_scale = excluded.quantity_scale,
+          maker_fee_bps = excluded.maker_fee_bps, taker_fee_bps = excluded.taker_fee_bps`,
+      );
+    }
+    return sql.statement(this.options.preparedStatements !== false);
   }
 
   // ---------------------------------------------------------------- queries (committed state)
@@ -832,6 +1033,63 @@ export class Ledger {
       [accountId],
     );
     return r.rows.map((x) => ({ asset: x.asset, free: BigInt(x.free), locked: BigInt(x.locked) }));
+  }
+
+  /** One balance of an account (zeros when it has none). */
+  async balance(accountId: string, asset: string): Promise<BalanceView> {
+    checkAccount(accountId);
+    this.asset(asset);
+    const r = await this.pool.query(
+      "select free, locked from balances where account_id = $1 and asset = $2",
+      [accountId, asset],
+    );
+    const x = r.rows[0];
+    return { asset, free: BigInt(x?.free ?? 0), locked: BigInt(x?.locked ?? 0) };
+  }
+
+  /**
+   * The maker/taker rates `accountId` pays: for one market (`symbol`) or every known market, with the
+   * account's override for that market, else its override for every market ('*'), else the market's rates.
+   */
+  feeRates(accountId: string, symbol = ""): FeeRateView[] {
+    checkAccount(accountId);
+    let markets: MarketConfig[];
+    if (symbol) {
+      const m = this.market(symbol);
+      if (!m) throw new WalletError("NOT_FOUND", `unknown market ${JSON.stringify(symbol)}`, "symbol");
+      markets = [m];
+    } else {
+      const all = new Map(this.cache.markets);
+      for (const f of this.inflight) for (const [k, v] of f.layer.markets) all.set(k, v);
+      markets = [...all.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    }
+    return markets.map((m) => {
+      const o = this.feeOverrides.get(`${accountId}|${m.symbol}`) ?? this.feeOverrides.get(`${accountId}|*`);
+      return {
+        symbol: m.symbol,
+        makerFeeBps: o ? o.maker : m.makerFeeBps,
+        takerFeeBps: o ? o.taker : m.takerFeeBps,
+        accountOverride: o !== undefined,
+      };
+    });
+  }
+
+  /** An account's deposits (credited: they enter the ledger only once confirmed), newest first. */
+  async deposits(accountId: string, limit: number): Promise<DepositView[]> {
+    checkAccount(accountId);
+    const r = await this.pool.query(
+      `select f.reference, f.asset, f.amount, j.time_ms from external_flows f
+       join journal_entries j on j.entry_id = f.entry_id
+       where f.account_id = $1 and f.kind = 'deposit' order by f.entry_id desc limit $2`,
+      [accountId, limit],
+    );
+    return r.rows.map((x) => ({
+      reference: x.reference,
+      asset: x.asset,
+      amount: BigInt(x.amount),
+      txHash: /^chain:(0x[0-9a-fA-F]{64}):/.exec(x.reference)?.[1] ?? "",
+      timeMs: BigInt(x.time_ms),
+    }));
   }
 
   async hold(orderId: string): Promise<HoldState | undefined> {
@@ -930,49 +1188,41 @@ export class Ledger {
 }
 
 /**
- * The whole batch as one statement. Data-modifying CTEs all run, in one implicit transaction; the
- * final SELECT raises (rolling everything back) unless every balance UPDATE landed on exactly the
- * value the in-memory cache computed and every hold was inserted (new) or updated (existing) as expected.
+ * Builds a batch as ONE statement: a data-modifying CTE per kind of row the batch writes (only the
+ * kinds present, so the statement stays small), all run in one implicit transaction; the final SELECT
+ * raises — rolling everything back — unless every balance UPDATE landed on exactly the value the
+ * in-memory cache computed and every hold was inserted (new) or updated (existing) as expected.
+ * The text depends only on which kinds are present ("shape"), so each shape is one prepared statement.
  */
-export const APPLY_BATCH_SQL = `
-with
-  e as (insert into journal_entries (entry_id, source, kind, time_ms, accounts, assets, buckets, amounts)
-        select i, s, k, t, a::text[], x::text[], b::text[], v::bigint[]
-        from unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
-          as u(i, s, k, t, a, x, b, v)),
-  bi as (insert into balances (account_id, asset, free, locked)
-         select * from unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[])),
-  bu as (update balances b set free = b.free + d.df, locked = b.locked + d.dl
-         from unnest($13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
-           as d(a, s, df, dl, nf, nl)
-         where b.account_id = d.a and b.asset = d.s
-         returning (b.free = d.nf and b.locked = d.nl) as ok),
-  hd as (select * from unnest($20::text[], $21::text[], $22::text[], $23::bigint[], $24::bigint[], $25::int[],
-                              $51::bool[]) as d(id, acct, asset, amount, remaining, releases, fresh)),
-  h as (insert into holds (order_id, account_id, asset, amount, remaining, releases)
-        select id, acct, asset, amount, remaining, releases from hd where fresh
-        on conflict (order_id) do nothing
-        returning 1),
-  hu as (update holds t set amount = hd.amount, remaining = hd.remaining, releases = hd.releases
-         from hd where not hd.fresh and t.order_id = hd.id and t.account_id = hd.acct
-         returning 1),
-  f as (insert into external_flows (entry_id, kind, account_id, asset, amount, reference, reason, operator)
-        select * from unnest($26::bigint[], $27::text[], $28::text[], $29::text[], $30::bigint[], $31::text[],
-                             $32::text[], $33::text[])),
-  fd as (insert into fee_daily (day, asset, amount)
-         select * from unnest($34::date[], $35::text[], $36::bigint[])
-         on conflict (day, asset) do update set amount = fee_daily.amount + excluded.amount),
-  cp as (insert into consumer_progress (stream, shard, epoch, sequence)
-         select * from unnest($37::text[], $38::int[], $39::bigint[], $40::bigint[])
-         on conflict (stream, shard) do update set epoch = excluded.epoch, sequence = excluded.sequence),
-  x as (insert into settlement_exceptions (source, reason, detail)
-        select * from unnest($41::text[], $42::text[], $43::text[])
-        on conflict (source) do nothing),
-  m as (insert into markets (symbol, base_asset, quote_asset, price_scale, quantity_scale, maker_fee_bps, taker_fee_bps)
-        select * from unnest($44::text[], $45::text[], $46::text[], $47::int[], $48::int[], $49::int[], $50::int[])
-        on conflict (symbol) do update set base_asset = excluded.base_asset, quote_asset = excluded.quote_asset,
-          price_scale = excluded.price_scale, quantity_scale = excluded.quantity_scale,
-          maker_fee_bps = excluded.maker_fee_bps, taker_fee_bps = excluded.taker_fee_bps)
-select case when (select count(*) from bu where ok) <> $19::int
-              or (select count(*) from h) + (select count(*) from hu) <> cardinality($20::text[])
-            then wallet_fail('cache diverged from the database (balances or holds)') else 0 end as checked`;
+class BatchSql {
+  private readonly ctes: string[] = [];
+  private readonly checks: string[] = [];
+  private shape = "";
+  readonly values: unknown[] = [];
+
+  param(value: unknown, type: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${type}`;
+  }
+
+  cte(name: string, body: (p: (value: unknown, type: string) => string) => string): void {
+    this.shape += `_${name}`;
+    this.ctes.push(`${name} as (${body((v, t) => this.param(v, t))})`);
+  }
+
+  check(condition: string): void {
+    this.checks.push(condition);
+  }
+
+  statement(prepared: boolean): pg.QueryConfig | null {
+    if (this.ctes.length === 0) return null;
+    const verdict =
+      this.checks.length === 0
+        ? "0"
+        : `case when ${this.checks.join(" or ")} then wallet_fail('cache diverged from the database (balances or holds)') else 0 end`;
+    const text = `with ${this.ctes.join(",\n")}\nselect ${verdict} as checked`;
+    return prepared
+      ? { name: `wallet_batch${this.shape}`, text, values: this.values }
+      : { text, values: this.values };
+  }
+}

@@ -96,6 +96,9 @@ create table if not exists external_flows (
   operator text not null default ''
 );
 
+-- Deposit and withdrawal history per account (ListDeposits).
+create index if not exists external_flows_account on external_flows (account_id, entry_id);
+
 create table if not exists markets (
   symbol text primary key,
   base_asset text not null,

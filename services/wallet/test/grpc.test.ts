@@ -1,6 +1,6 @@
 import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createLogger, errorDetailsOf } from "@excraft/platform";
-import { KycStatus, LedgerEvent, WalletClient } from "@excraft/proto";
+import { DepositStatus, KycStatus, LedgerEvent, WalletClient } from "@excraft/proto";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { Wallet } from "ethers";
@@ -320,5 +320,83 @@ describe("gRPC Wallet service", () => {
     expect(reserve?.accountId).toBe("u1");
     expect(all.some((e) => e.source === "transfer:buyback-1" && e.accountId === "sys:buyback")).toBe(true);
     expect(all.every((e) => e.accountId !== "@external")).toBe(true);
+  });
+
+  it("serves the asset registry and fee rates with per-account overrides applied", async () => {
+    const assets = await call<{ assets: { symbol: string; decimals: number }[] }>("getAssets", {});
+    expect(assets.assets).toEqual([
+      { symbol: "BTC", decimals: 8, contractAddress: "", onChain: false },
+      { symbol: "ETH", decimals: 8, contractAddress: "", onChain: false },
+      { symbol: "EXT", decimals: 8, contractAddress: "", onChain: false },
+      { symbol: "USDT", decimals: 6, contractAddress: "", onChain: false },
+    ]);
+    const market = { symbol: "BTCUSDT", makerFeeBps: 10, takerFeeBps: 20, accountOverride: false };
+    expect(await call("getFeeRates", { accountId: "fee-u1", symbol: "BTCUSDT" })).toEqual({
+      rates: [market],
+    });
+    await app.ledger.setFeeOverride("fee-vip", "*", 0, 5);
+    await app.ledger.setFeeOverride("fee-mm", "BTCUSDT", 1, 2);
+    await app.ledger.setFeeOverride("fee-mm", "*", 3, 4);
+    expect(await call("getFeeRates", { accountId: "fee-vip", symbol: "" })).toEqual({
+      rates: [{ symbol: "BTCUSDT", makerFeeBps: 0, takerFeeBps: 5, accountOverride: true }],
+    });
+    // The market's own override wins over the account's every-market one.
+    expect(await call("getFeeRates", { accountId: "fee-mm", symbol: "BTCUSDT" })).toEqual({
+      rates: [{ symbol: "BTCUSDT", makerFeeBps: 1, takerFeeBps: 2, accountOverride: true }],
+    });
+    await fails("getFeeRates", { accountId: "fee-u1", symbol: "NOPEUSDT" }, status.NOT_FOUND, "NOT_FOUND");
+    await fails(
+      "getFeeRates",
+      { accountId: "bad id!", symbol: "" },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+  });
+
+  it("lists deposits; refuses withdrawals it cannot make with a clear status, changing nothing", async () => {
+    const tx = `0x${"ab".repeat(32)}`;
+    await app.ledger.deposit(`chain:${tx}:eth`, "dep-u1", "ETH", 150_000_000n);
+    await app.ledger.deposit("wire-42", "dep-u1", "USDT", 7_000_000n);
+    const deps = await call<{ deposits: { timeMs: bigint }[] }>("listDeposits", {
+      accountId: "dep-u1",
+      limit: 0,
+    });
+    expect(deps.deposits.map((d) => ({ ...d, timeMs: d.timeMs > 0n }))).toEqual([
+      {
+        reference: "wire-42",
+        asset: "USDT",
+        amount: 7_000_000n,
+        txHash: "",
+        status: DepositStatus.CREDITED,
+        timeMs: true,
+      },
+      {
+        reference: `chain:${tx}:eth`,
+        asset: "ETH",
+        amount: 150_000_000n,
+        txHash: tx,
+        status: DepositStatus.CREDITED,
+        timeMs: true,
+      },
+    ]);
+    const one = await call<{ deposits: unknown[] }>("listDeposits", { accountId: "dep-u1", limit: 1 });
+    expect(one.deposits).toHaveLength(1);
+    expect(await call("listDeposits", { accountId: "nobody", limit: 0 })).toEqual({ deposits: [] });
+    expect(await call("listWithdrawals", { accountId: "dep-u1", limit: 0 })).toEqual({ withdrawals: [] });
+
+    const before = await state();
+    const w = { withdrawalId: "wd-1", accountId: "dep-u1", asset: "ETH", amount: 1n, toAddress: "" };
+    await fails("requestWithdrawal", { ...w, asset: "NOPE" }, status.NOT_FOUND, "UNKNOWN_ASSET");
+    // This app runs without a chain gateway: nothing can go on chain.
+    await fails("requestWithdrawal", w, status.FAILED_PRECONDITION, "FAILED_PRECONDITION");
+    await fails(
+      "listDeposits",
+      { accountId: "dep-u1", limit: 5000 },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails("listWithdrawals", { accountId: "", limit: 0 }, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
+    await fails("listDeposits", { accountId: "a b", limit: 0 }, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
+    expect(await state()).toEqual(before);
   });
 });

@@ -70,11 +70,102 @@ export function kycStatusToJSON(object: KycStatus): string {
   }
 }
 
+export enum WithdrawalStatus {
+  UNSPECIFIED = 0,
+  /** PENDING - funds held, transaction not signed yet */
+  PENDING = 1,
+  /** SENT - signed, stored and broadcast */
+  SENT = 2,
+  /** CONFIRMED - mined with enough confirmations; paid out of the ledger */
+  CONFIRMED = 3,
+  /** FAILED - reverted on chain; the held funds were released */
+  FAILED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function withdrawalStatusFromJSON(object: any): WithdrawalStatus {
+  switch (object) {
+    case 0:
+    case "WITHDRAWAL_STATUS_UNSPECIFIED":
+      return WithdrawalStatus.UNSPECIFIED;
+    case 1:
+    case "WITHDRAWAL_STATUS_PENDING":
+      return WithdrawalStatus.PENDING;
+    case 2:
+    case "WITHDRAWAL_STATUS_SENT":
+      return WithdrawalStatus.SENT;
+    case 3:
+    case "WITHDRAWAL_STATUS_CONFIRMED":
+      return WithdrawalStatus.CONFIRMED;
+    case 4:
+    case "WITHDRAWAL_STATUS_FAILED":
+      return WithdrawalStatus.FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return WithdrawalStatus.UNRECOGNIZED;
+  }
+}
+
+export function withdrawalStatusToJSON(object: WithdrawalStatus): string {
+  switch (object) {
+    case WithdrawalStatus.UNSPECIFIED:
+      return "WITHDRAWAL_STATUS_UNSPECIFIED";
+    case WithdrawalStatus.PENDING:
+      return "WITHDRAWAL_STATUS_PENDING";
+    case WithdrawalStatus.SENT:
+      return "WITHDRAWAL_STATUS_SENT";
+    case WithdrawalStatus.CONFIRMED:
+      return "WITHDRAWAL_STATUS_CONFIRMED";
+    case WithdrawalStatus.FAILED:
+      return "WITHDRAWAL_STATUS_FAILED";
+    case WithdrawalStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum DepositStatus {
+  UNSPECIFIED = 0,
+  /** CREDITED - confirmed on chain (confirmation depth reached) and credited */
+  CREDITED = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function depositStatusFromJSON(object: any): DepositStatus {
+  switch (object) {
+    case 0:
+    case "DEPOSIT_STATUS_UNSPECIFIED":
+      return DepositStatus.UNSPECIFIED;
+    case 1:
+    case "DEPOSIT_STATUS_CREDITED":
+      return DepositStatus.CREDITED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DepositStatus.UNRECOGNIZED;
+  }
+}
+
+export function depositStatusToJSON(object: DepositStatus): string {
+  switch (object) {
+    case DepositStatus.UNSPECIFIED:
+      return "DEPOSIT_STATUS_UNSPECIFIED";
+    case DepositStatus.CREDITED:
+      return "DEPOSIT_STATUS_CREDITED";
+    case DepositStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Asset {
   symbol: string;
   decimals: number;
   /** empty for off-chain or native assets */
   contractAddress: string;
+  /** deposited and withdrawn on Ethereum (ETH, EXT) when the chain gateway runs */
+  onChain: boolean;
 }
 
 export interface Balance {
@@ -217,6 +308,97 @@ export interface AuditResponse {
   assets: AssetAudit[];
 }
 
+export interface GetAssetsRequest {
+}
+
+export interface GetAssetsResponse {
+  /** ordered by symbol */
+  assets: Asset[];
+}
+
+export interface GetFeeRatesRequest {
+  accountId: string;
+  /** market, e.g. "BTCUSDT"; empty = every market */
+  symbol: string;
+}
+
+export interface FeeRate {
+  symbol: string;
+  makerFeeBps: number;
+  takerFeeBps: number;
+  /** true when the account's own rates replace the market's */
+  accountOverride: boolean;
+}
+
+export interface GetFeeRatesResponse {
+  /** ordered by symbol */
+  rates: FeeRate[];
+}
+
+export interface Withdrawal {
+  withdrawalId: string;
+  accountId: string;
+  asset: string;
+  /** ledger minor units */
+  amount: bigint;
+  toAddress: string;
+  status: WithdrawalStatus;
+  /** empty until signed */
+  txHash: string;
+  createdTimeMs: bigint;
+  updatedTimeMs: bigint;
+}
+
+export interface RequestWithdrawalRequest {
+  /** idempotency key */
+  withdrawalId: string;
+  accountId: string;
+  asset: string;
+  amount: bigint;
+  /** empty = the account's linked address */
+  toAddress: string;
+}
+
+export interface RequestWithdrawalResponse {
+  withdrawal:
+    | Withdrawal
+    | undefined;
+  /** the account's balance of the asset after the hold */
+  balance: Balance | undefined;
+}
+
+export interface ListWithdrawalsRequest {
+  accountId: string;
+  /** 0 = 100; at most 1000 */
+  limit: number;
+}
+
+export interface ListWithdrawalsResponse {
+  withdrawals: Withdrawal[];
+}
+
+export interface Deposit {
+  /** idempotency key, e.g. "chain:<tx hash>:<log index or eth>" */
+  reference: string;
+  asset: string;
+  /** ledger minor units */
+  amount: bigint;
+  /** empty for deposits not from the chain */
+  txHash: string;
+  status: DepositStatus;
+  timeMs: bigint;
+}
+
+export interface ListDepositsRequest {
+  accountId: string;
+  /** 0 = 100; at most 1000 */
+  limit: number;
+}
+
+export interface ListDepositsResponse {
+  deposits: Deposit[];
+}
+
 /** Payload of ledger.v1: one balance change, for user data streams (key = account id). */
 export interface LedgerEvent {
   entryId: string;
@@ -229,7 +411,7 @@ export interface LedgerEvent {
 }
 
 function createBaseAsset(): Asset {
-  return { symbol: "", decimals: 0, contractAddress: "" };
+  return { symbol: "", decimals: 0, contractAddress: "", onChain: false };
 }
 
 export const Asset: MessageFns<Asset> = {
@@ -242,6 +424,9 @@ export const Asset: MessageFns<Asset> = {
     }
     if (message.contractAddress !== "") {
       writer.uint32(26).string(message.contractAddress);
+    }
+    if (message.onChain !== false) {
+      writer.uint32(32).bool(message.onChain);
     }
     return writer;
   },
@@ -283,6 +468,14 @@ export const Asset: MessageFns<Asset> = {
             message.contractAddress = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.onChain = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -304,6 +497,11 @@ export const Asset: MessageFns<Asset> = {
         : isSet(object.contract_address)
         ? globalThis.String(object.contract_address)
         : "",
+      onChain: isSet(object.onChain)
+        ? globalThis.Boolean(object.onChain)
+        : isSet(object.on_chain)
+        ? globalThis.Boolean(object.on_chain)
+        : false,
     };
   },
 
@@ -318,6 +516,9 @@ export const Asset: MessageFns<Asset> = {
     if (message.contractAddress !== "") {
       obj.contractAddress = message.contractAddress;
     }
+    if (message.onChain !== false) {
+      obj.onChain = message.onChain;
+    }
     return obj;
   },
 
@@ -329,6 +530,7 @@ export const Asset: MessageFns<Asset> = {
     message.symbol = object.symbol ?? "";
     message.decimals = object.decimals ?? 0;
     message.contractAddress = object.contractAddress ?? "";
+    message.onChain = object.onChain ?? false;
     return message;
   },
 };
@@ -2667,6 +2869,1368 @@ export const AuditResponse: MessageFns<AuditResponse> = {
   },
 };
 
+function createBaseGetAssetsRequest(): GetAssetsRequest {
+  return {};
+}
+
+export const GetAssetsRequest: MessageFns<GetAssetsRequest> = {
+  encode(_: GetAssetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAssetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAssetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetAssetsRequest {
+    return {};
+  },
+
+  toJSON(_: GetAssetsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAssetsRequest>): GetAssetsRequest {
+    return GetAssetsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetAssetsRequest>): GetAssetsRequest {
+    const message = createBaseGetAssetsRequest();
+    return message;
+  },
+};
+
+function createBaseGetAssetsResponse(): GetAssetsResponse {
+  return { assets: [] };
+}
+
+export const GetAssetsResponse: MessageFns<GetAssetsResponse> = {
+  encode(message: GetAssetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.assets) {
+      Asset.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAssetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAssetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.assets.push(Asset.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAssetsResponse {
+    return { assets: globalThis.Array.isArray(object?.assets) ? object.assets.map((e: any) => Asset.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetAssetsResponse): unknown {
+    const obj: any = {};
+    if (message.assets?.length) {
+      obj.assets = message.assets.map((e) => Asset.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAssetsResponse>): GetAssetsResponse {
+    return GetAssetsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAssetsResponse>): GetAssetsResponse {
+    const message = createBaseGetAssetsResponse();
+    message.assets = object.assets?.map((e) => Asset.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetFeeRatesRequest(): GetFeeRatesRequest {
+  return { accountId: "", symbol: "" };
+}
+
+export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
+  encode(message: GetFeeRatesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.symbol !== "") {
+      writer.uint32(18).string(message.symbol);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFeeRatesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFeeRatesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.symbol = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFeeRatesRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
+    };
+  },
+
+  toJSON(message: GetFeeRatesRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.symbol !== "") {
+      obj.symbol = message.symbol;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetFeeRatesRequest>): GetFeeRatesRequest {
+    return GetFeeRatesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetFeeRatesRequest>): GetFeeRatesRequest {
+    const message = createBaseGetFeeRatesRequest();
+    message.accountId = object.accountId ?? "";
+    message.symbol = object.symbol ?? "";
+    return message;
+  },
+};
+
+function createBaseFeeRate(): FeeRate {
+  return { symbol: "", makerFeeBps: 0, takerFeeBps: 0, accountOverride: false };
+}
+
+export const FeeRate: MessageFns<FeeRate> = {
+  encode(message: FeeRate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.symbol !== "") {
+      writer.uint32(10).string(message.symbol);
+    }
+    if (message.makerFeeBps !== 0) {
+      writer.uint32(16).uint32(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      writer.uint32(24).uint32(message.takerFeeBps);
+    }
+    if (message.accountOverride !== false) {
+      writer.uint32(32).bool(message.accountOverride);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeeRate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeeRate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.symbol = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.makerFeeBps = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.takerFeeBps = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.accountOverride = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeeRate {
+    return {
+      symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
+      makerFeeBps: isSet(object.makerFeeBps)
+        ? globalThis.Number(object.makerFeeBps)
+        : isSet(object.maker_fee_bps)
+        ? globalThis.Number(object.maker_fee_bps)
+        : 0,
+      takerFeeBps: isSet(object.takerFeeBps)
+        ? globalThis.Number(object.takerFeeBps)
+        : isSet(object.taker_fee_bps)
+        ? globalThis.Number(object.taker_fee_bps)
+        : 0,
+      accountOverride: isSet(object.accountOverride)
+        ? globalThis.Boolean(object.accountOverride)
+        : isSet(object.account_override)
+        ? globalThis.Boolean(object.account_override)
+        : false,
+    };
+  },
+
+  toJSON(message: FeeRate): unknown {
+    const obj: any = {};
+    if (message.symbol !== "") {
+      obj.symbol = message.symbol;
+    }
+    if (message.makerFeeBps !== 0) {
+      obj.makerFeeBps = Math.round(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      obj.takerFeeBps = Math.round(message.takerFeeBps);
+    }
+    if (message.accountOverride !== false) {
+      obj.accountOverride = message.accountOverride;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FeeRate>): FeeRate {
+    return FeeRate.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FeeRate>): FeeRate {
+    const message = createBaseFeeRate();
+    message.symbol = object.symbol ?? "";
+    message.makerFeeBps = object.makerFeeBps ?? 0;
+    message.takerFeeBps = object.takerFeeBps ?? 0;
+    message.accountOverride = object.accountOverride ?? false;
+    return message;
+  },
+};
+
+function createBaseGetFeeRatesResponse(): GetFeeRatesResponse {
+  return { rates: [] };
+}
+
+export const GetFeeRatesResponse: MessageFns<GetFeeRatesResponse> = {
+  encode(message: GetFeeRatesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rates) {
+      FeeRate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFeeRatesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFeeRatesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rates.push(FeeRate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFeeRatesResponse {
+    return { rates: globalThis.Array.isArray(object?.rates) ? object.rates.map((e: any) => FeeRate.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetFeeRatesResponse): unknown {
+    const obj: any = {};
+    if (message.rates?.length) {
+      obj.rates = message.rates.map((e) => FeeRate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetFeeRatesResponse>): GetFeeRatesResponse {
+    return GetFeeRatesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetFeeRatesResponse>): GetFeeRatesResponse {
+    const message = createBaseGetFeeRatesResponse();
+    message.rates = object.rates?.map((e) => FeeRate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWithdrawal(): Withdrawal {
+  return {
+    withdrawalId: "",
+    accountId: "",
+    asset: "",
+    amount: 0n,
+    toAddress: "",
+    status: 0,
+    txHash: "",
+    createdTimeMs: 0n,
+    updatedTimeMs: 0n,
+  };
+}
+
+export const Withdrawal: MessageFns<Withdrawal> = {
+  encode(message: Withdrawal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.withdrawalId !== "") {
+      writer.uint32(10).string(message.withdrawalId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.asset !== "") {
+      writer.uint32(26).string(message.asset);
+    }
+    if (message.amount !== 0n) {
+      if (BigInt.asIntN(64, message.amount) !== message.amount) {
+        throw new globalThis.Error("value provided for field message.amount of type int64 too large");
+      }
+      writer.uint32(32).int64(message.amount);
+    }
+    if (message.toAddress !== "") {
+      writer.uint32(42).string(message.toAddress);
+    }
+    if (message.status !== 0) {
+      writer.uint32(48).int32(message.status);
+    }
+    if (message.txHash !== "") {
+      writer.uint32(58).string(message.txHash);
+    }
+    if (message.createdTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.createdTimeMs) !== message.createdTimeMs) {
+        throw new globalThis.Error("value provided for field message.createdTimeMs of type int64 too large");
+      }
+      writer.uint32(64).int64(message.createdTimeMs);
+    }
+    if (message.updatedTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.updatedTimeMs) !== message.updatedTimeMs) {
+        throw new globalThis.Error("value provided for field message.updatedTimeMs of type int64 too large");
+      }
+      writer.uint32(72).int64(message.updatedTimeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Withdrawal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.withdrawalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.asset = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.amount = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.toAddress = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.txHash = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.createdTimeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.updatedTimeMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Withdrawal {
+    return {
+      withdrawalId: isSet(object.withdrawalId)
+        ? globalThis.String(object.withdrawalId)
+        : isSet(object.withdrawal_id)
+        ? globalThis.String(object.withdrawal_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      asset: isSet(object.asset) ? globalThis.String(object.asset) : "",
+      amount: isSet(object.amount) ? BigInt(object.amount) : 0n,
+      toAddress: isSet(object.toAddress)
+        ? globalThis.String(object.toAddress)
+        : isSet(object.to_address)
+        ? globalThis.String(object.to_address)
+        : "",
+      status: isSet(object.status) ? withdrawalStatusFromJSON(object.status) : 0,
+      txHash: isSet(object.txHash)
+        ? globalThis.String(object.txHash)
+        : isSet(object.tx_hash)
+        ? globalThis.String(object.tx_hash)
+        : "",
+      createdTimeMs: isSet(object.createdTimeMs)
+        ? BigInt(object.createdTimeMs)
+        : isSet(object.created_time_ms)
+        ? BigInt(object.created_time_ms)
+        : 0n,
+      updatedTimeMs: isSet(object.updatedTimeMs)
+        ? BigInt(object.updatedTimeMs)
+        : isSet(object.updated_time_ms)
+        ? BigInt(object.updated_time_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: Withdrawal): unknown {
+    const obj: any = {};
+    if (message.withdrawalId !== "") {
+      obj.withdrawalId = message.withdrawalId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.asset !== "") {
+      obj.asset = message.asset;
+    }
+    if (message.amount !== 0n) {
+      obj.amount = message.amount.toString();
+    }
+    if (message.toAddress !== "") {
+      obj.toAddress = message.toAddress;
+    }
+    if (message.status !== 0) {
+      obj.status = withdrawalStatusToJSON(message.status);
+    }
+    if (message.txHash !== "") {
+      obj.txHash = message.txHash;
+    }
+    if (message.createdTimeMs !== 0n) {
+      obj.createdTimeMs = message.createdTimeMs.toString();
+    }
+    if (message.updatedTimeMs !== 0n) {
+      obj.updatedTimeMs = message.updatedTimeMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Withdrawal>): Withdrawal {
+    return Withdrawal.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Withdrawal>): Withdrawal {
+    const message = createBaseWithdrawal();
+    message.withdrawalId = object.withdrawalId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.asset = object.asset ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
+    message.toAddress = object.toAddress ?? "";
+    message.status = object.status ?? 0;
+    message.txHash = object.txHash ?? "";
+    message.createdTimeMs = (object.createdTimeMs !== undefined && object.createdTimeMs !== null)
+      ? BigInt(object.createdTimeMs)
+      : 0n;
+    message.updatedTimeMs = (object.updatedTimeMs !== undefined && object.updatedTimeMs !== null)
+      ? BigInt(object.updatedTimeMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseRequestWithdrawalRequest(): RequestWithdrawalRequest {
+  return { withdrawalId: "", accountId: "", asset: "", amount: 0n, toAddress: "" };
+}
+
+export const RequestWithdrawalRequest: MessageFns<RequestWithdrawalRequest> = {
+  encode(message: RequestWithdrawalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.withdrawalId !== "") {
+      writer.uint32(10).string(message.withdrawalId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.asset !== "") {
+      writer.uint32(26).string(message.asset);
+    }
+    if (message.amount !== 0n) {
+      if (BigInt.asIntN(64, message.amount) !== message.amount) {
+        throw new globalThis.Error("value provided for field message.amount of type int64 too large");
+      }
+      writer.uint32(32).int64(message.amount);
+    }
+    if (message.toAddress !== "") {
+      writer.uint32(42).string(message.toAddress);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestWithdrawalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestWithdrawalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.withdrawalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.asset = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.amount = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.toAddress = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestWithdrawalRequest {
+    return {
+      withdrawalId: isSet(object.withdrawalId)
+        ? globalThis.String(object.withdrawalId)
+        : isSet(object.withdrawal_id)
+        ? globalThis.String(object.withdrawal_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      asset: isSet(object.asset) ? globalThis.String(object.asset) : "",
+      amount: isSet(object.amount) ? BigInt(object.amount) : 0n,
+      toAddress: isSet(object.toAddress)
+        ? globalThis.String(object.toAddress)
+        : isSet(object.to_address)
+        ? globalThis.String(object.to_address)
+        : "",
+    };
+  },
+
+  toJSON(message: RequestWithdrawalRequest): unknown {
+    const obj: any = {};
+    if (message.withdrawalId !== "") {
+      obj.withdrawalId = message.withdrawalId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.asset !== "") {
+      obj.asset = message.asset;
+    }
+    if (message.amount !== 0n) {
+      obj.amount = message.amount.toString();
+    }
+    if (message.toAddress !== "") {
+      obj.toAddress = message.toAddress;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestWithdrawalRequest>): RequestWithdrawalRequest {
+    return RequestWithdrawalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestWithdrawalRequest>): RequestWithdrawalRequest {
+    const message = createBaseRequestWithdrawalRequest();
+    message.withdrawalId = object.withdrawalId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.asset = object.asset ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
+    message.toAddress = object.toAddress ?? "";
+    return message;
+  },
+};
+
+function createBaseRequestWithdrawalResponse(): RequestWithdrawalResponse {
+  return { withdrawal: undefined, balance: undefined };
+}
+
+export const RequestWithdrawalResponse: MessageFns<RequestWithdrawalResponse> = {
+  encode(message: RequestWithdrawalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.withdrawal !== undefined) {
+      Withdrawal.encode(message.withdrawal, writer.uint32(10).fork()).join();
+    }
+    if (message.balance !== undefined) {
+      Balance.encode(message.balance, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestWithdrawalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestWithdrawalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.withdrawal = Withdrawal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.balance = Balance.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestWithdrawalResponse {
+    return {
+      withdrawal: isSet(object.withdrawal) ? Withdrawal.fromJSON(object.withdrawal) : undefined,
+      balance: isSet(object.balance) ? Balance.fromJSON(object.balance) : undefined,
+    };
+  },
+
+  toJSON(message: RequestWithdrawalResponse): unknown {
+    const obj: any = {};
+    if (message.withdrawal !== undefined) {
+      obj.withdrawal = Withdrawal.toJSON(message.withdrawal);
+    }
+    if (message.balance !== undefined) {
+      obj.balance = Balance.toJSON(message.balance);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestWithdrawalResponse>): RequestWithdrawalResponse {
+    return RequestWithdrawalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestWithdrawalResponse>): RequestWithdrawalResponse {
+    const message = createBaseRequestWithdrawalResponse();
+    message.withdrawal = (object.withdrawal !== undefined && object.withdrawal !== null)
+      ? Withdrawal.fromPartial(object.withdrawal)
+      : undefined;
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Balance.fromPartial(object.balance)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListWithdrawalsRequest(): ListWithdrawalsRequest {
+  return { accountId: "", limit: 0 };
+}
+
+export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
+  encode(message: ListWithdrawalsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWithdrawalsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWithdrawalsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWithdrawalsRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListWithdrawalsRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWithdrawalsRequest>): ListWithdrawalsRequest {
+    return ListWithdrawalsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWithdrawalsRequest>): ListWithdrawalsRequest {
+    const message = createBaseListWithdrawalsRequest();
+    message.accountId = object.accountId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListWithdrawalsResponse(): ListWithdrawalsResponse {
+  return { withdrawals: [] };
+}
+
+export const ListWithdrawalsResponse: MessageFns<ListWithdrawalsResponse> = {
+  encode(message: ListWithdrawalsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.withdrawals) {
+      Withdrawal.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWithdrawalsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWithdrawalsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.withdrawals.push(Withdrawal.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWithdrawalsResponse {
+    return {
+      withdrawals: globalThis.Array.isArray(object?.withdrawals)
+        ? object.withdrawals.map((e: any) => Withdrawal.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListWithdrawalsResponse): unknown {
+    const obj: any = {};
+    if (message.withdrawals?.length) {
+      obj.withdrawals = message.withdrawals.map((e) => Withdrawal.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWithdrawalsResponse>): ListWithdrawalsResponse {
+    return ListWithdrawalsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWithdrawalsResponse>): ListWithdrawalsResponse {
+    const message = createBaseListWithdrawalsResponse();
+    message.withdrawals = object.withdrawals?.map((e) => Withdrawal.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeposit(): Deposit {
+  return { reference: "", asset: "", amount: 0n, txHash: "", status: 0, timeMs: 0n };
+}
+
+export const Deposit: MessageFns<Deposit> = {
+  encode(message: Deposit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.asset !== "") {
+      writer.uint32(18).string(message.asset);
+    }
+    if (message.amount !== 0n) {
+      if (BigInt.asIntN(64, message.amount) !== message.amount) {
+        throw new globalThis.Error("value provided for field message.amount of type int64 too large");
+      }
+      writer.uint32(24).int64(message.amount);
+    }
+    if (message.txHash !== "") {
+      writer.uint32(34).string(message.txHash);
+    }
+    if (message.status !== 0) {
+      writer.uint32(40).int32(message.status);
+    }
+    if (message.timeMs !== 0n) {
+      if (BigInt.asIntN(64, message.timeMs) !== message.timeMs) {
+        throw new globalThis.Error("value provided for field message.timeMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.timeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Deposit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeposit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.asset = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.amount = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.txHash = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.timeMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Deposit {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      asset: isSet(object.asset) ? globalThis.String(object.asset) : "",
+      amount: isSet(object.amount) ? BigInt(object.amount) : 0n,
+      txHash: isSet(object.txHash)
+        ? globalThis.String(object.txHash)
+        : isSet(object.tx_hash)
+        ? globalThis.String(object.tx_hash)
+        : "",
+      status: isSet(object.status) ? depositStatusFromJSON(object.status) : 0,
+      timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
+    };
+  },
+
+  toJSON(message: Deposit): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.asset !== "") {
+      obj.asset = message.asset;
+    }
+    if (message.amount !== 0n) {
+      obj.amount = message.amount.toString();
+    }
+    if (message.txHash !== "") {
+      obj.txHash = message.txHash;
+    }
+    if (message.status !== 0) {
+      obj.status = depositStatusToJSON(message.status);
+    }
+    if (message.timeMs !== 0n) {
+      obj.timeMs = message.timeMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Deposit>): Deposit {
+    return Deposit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Deposit>): Deposit {
+    const message = createBaseDeposit();
+    message.reference = object.reference ?? "";
+    message.asset = object.asset ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
+    message.txHash = object.txHash ?? "";
+    message.status = object.status ?? 0;
+    message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
+    return message;
+  },
+};
+
+function createBaseListDepositsRequest(): ListDepositsRequest {
+  return { accountId: "", limit: 0 };
+}
+
+export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
+  encode(message: ListDepositsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDepositsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDepositsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDepositsRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListDepositsRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDepositsRequest>): ListDepositsRequest {
+    return ListDepositsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDepositsRequest>): ListDepositsRequest {
+    const message = createBaseListDepositsRequest();
+    message.accountId = object.accountId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListDepositsResponse(): ListDepositsResponse {
+  return { deposits: [] };
+}
+
+export const ListDepositsResponse: MessageFns<ListDepositsResponse> = {
+  encode(message: ListDepositsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deposits) {
+      Deposit.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDepositsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDepositsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deposits.push(Deposit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDepositsResponse {
+    return {
+      deposits: globalThis.Array.isArray(object?.deposits) ? object.deposits.map((e: any) => Deposit.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListDepositsResponse): unknown {
+    const obj: any = {};
+    if (message.deposits?.length) {
+      obj.deposits = message.deposits.map((e) => Deposit.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDepositsResponse>): ListDepositsResponse {
+    return ListDepositsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDepositsResponse>): ListDepositsResponse {
+    const message = createBaseListDepositsResponse();
+    message.deposits = object.deposits?.map((e) => Deposit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseLedgerEvent(): LedgerEvent {
   return { entryId: "", accountId: "", source: "", timeMs: 0n, balances: [] };
 }
@@ -2928,6 +4492,65 @@ export const WalletService = {
     responseSerialize: (value: AuditResponse): Buffer => Buffer.from(AuditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AuditResponse => AuditResponse.decode(value),
   },
+  /** The asset registry (symbol, ledger decimals, contract): the one source of asset config for other services. */
+  getAssets: {
+    path: "/excraft.v1.Wallet/GetAssets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAssetsRequest): Buffer => Buffer.from(GetAssetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAssetsRequest => GetAssetsRequest.decode(value),
+    responseSerialize: (value: GetAssetsResponse): Buffer => Buffer.from(GetAssetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAssetsResponse => GetAssetsResponse.decode(value),
+  },
+  /** Maker/taker fee rates an account pays (per-account override applied), for one market or every market. */
+  getFeeRates: {
+    path: "/excraft.v1.Wallet/GetFeeRates" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetFeeRatesRequest): Buffer => Buffer.from(GetFeeRatesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetFeeRatesRequest => GetFeeRatesRequest.decode(value),
+    responseSerialize: (value: GetFeeRatesResponse): Buffer => Buffer.from(GetFeeRatesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetFeeRatesResponse => GetFeeRatesResponse.decode(value),
+  },
+  /**
+   * Requests an on-chain withdrawal (ETH, EXT). The amount is held at once, durably; the chain gateway then
+   * signs and broadcasts it, and pays the hold out once confirmed (or releases it if the transaction
+   * reverts). Idempotent by withdrawal id: a retry with the same parameters returns the same withdrawal.
+   */
+  requestWithdrawal: {
+    path: "/excraft.v1.Wallet/RequestWithdrawal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestWithdrawalRequest): Buffer =>
+      Buffer.from(RequestWithdrawalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestWithdrawalRequest => RequestWithdrawalRequest.decode(value),
+    responseSerialize: (value: RequestWithdrawalResponse): Buffer =>
+      Buffer.from(RequestWithdrawalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RequestWithdrawalResponse => RequestWithdrawalResponse.decode(value),
+  },
+  /** An account's withdrawals, newest first. */
+  listWithdrawals: {
+    path: "/excraft.v1.Wallet/ListWithdrawals" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListWithdrawalsRequest): Buffer =>
+      Buffer.from(ListWithdrawalsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListWithdrawalsRequest => ListWithdrawalsRequest.decode(value),
+    responseSerialize: (value: ListWithdrawalsResponse): Buffer =>
+      Buffer.from(ListWithdrawalsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListWithdrawalsResponse => ListWithdrawalsResponse.decode(value),
+  },
+  /** An account's credited deposits, newest first. */
+  listDeposits: {
+    path: "/excraft.v1.Wallet/ListDeposits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDepositsRequest): Buffer => Buffer.from(ListDepositsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDepositsRequest => ListDepositsRequest.decode(value),
+    responseSerialize: (value: ListDepositsResponse): Buffer =>
+      Buffer.from(ListDepositsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDepositsResponse => ListDepositsResponse.decode(value),
+  },
 } as const;
 
 export interface WalletServer extends UntypedServiceImplementation {
@@ -2944,6 +4567,20 @@ export interface WalletServer extends UntypedServiceImplementation {
   setKyc: handleUnaryCall<SetKycRequest, SetKycResponse>;
   getDailyFees: handleUnaryCall<GetDailyFeesRequest, GetDailyFeesResponse>;
   audit: handleUnaryCall<AuditRequest, AuditResponse>;
+  /** The asset registry (symbol, ledger decimals, contract): the one source of asset config for other services. */
+  getAssets: handleUnaryCall<GetAssetsRequest, GetAssetsResponse>;
+  /** Maker/taker fee rates an account pays (per-account override applied), for one market or every market. */
+  getFeeRates: handleUnaryCall<GetFeeRatesRequest, GetFeeRatesResponse>;
+  /**
+   * Requests an on-chain withdrawal (ETH, EXT). The amount is held at once, durably; the chain gateway then
+   * signs and broadcasts it, and pays the hold out once confirmed (or releases it if the transaction
+   * reverts). Idempotent by withdrawal id: a retry with the same parameters returns the same withdrawal.
+   */
+  requestWithdrawal: handleUnaryCall<RequestWithdrawalRequest, RequestWithdrawalResponse>;
+  /** An account's withdrawals, newest first. */
+  listWithdrawals: handleUnaryCall<ListWithdrawalsRequest, ListWithdrawalsResponse>;
+  /** An account's credited deposits, newest first. */
+  listDeposits: handleUnaryCall<ListDepositsRequest, ListDepositsResponse>;
 }
 
 export interface WalletClient extends Client {
@@ -3127,6 +4764,90 @@ export interface WalletClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AuditResponse) => void,
+  ): ClientUnaryCall;
+  /** The asset registry (symbol, ledger decimals, contract): the one source of asset config for other services. */
+  getAssets(
+    request: GetAssetsRequest,
+    callback: (error: ServiceError | null, response: GetAssetsResponse) => void,
+  ): ClientUnaryCall;
+  getAssets(
+    request: GetAssetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAssetsResponse) => void,
+  ): ClientUnaryCall;
+  getAssets(
+    request: GetAssetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAssetsResponse) => void,
+  ): ClientUnaryCall;
+  /** Maker/taker fee rates an account pays (per-account override applied), for one market or every market. */
+  getFeeRates(
+    request: GetFeeRatesRequest,
+    callback: (error: ServiceError | null, response: GetFeeRatesResponse) => void,
+  ): ClientUnaryCall;
+  getFeeRates(
+    request: GetFeeRatesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetFeeRatesResponse) => void,
+  ): ClientUnaryCall;
+  getFeeRates(
+    request: GetFeeRatesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetFeeRatesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Requests an on-chain withdrawal (ETH, EXT). The amount is held at once, durably; the chain gateway then
+   * signs and broadcasts it, and pays the hold out once confirmed (or releases it if the transaction
+   * reverts). Idempotent by withdrawal id: a retry with the same parameters returns the same withdrawal.
+   */
+  requestWithdrawal(
+    request: RequestWithdrawalRequest,
+    callback: (error: ServiceError | null, response: RequestWithdrawalResponse) => void,
+  ): ClientUnaryCall;
+  requestWithdrawal(
+    request: RequestWithdrawalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RequestWithdrawalResponse) => void,
+  ): ClientUnaryCall;
+  requestWithdrawal(
+    request: RequestWithdrawalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RequestWithdrawalResponse) => void,
+  ): ClientUnaryCall;
+  /** An account's withdrawals, newest first. */
+  listWithdrawals(
+    request: ListWithdrawalsRequest,
+    callback: (error: ServiceError | null, response: ListWithdrawalsResponse) => void,
+  ): ClientUnaryCall;
+  listWithdrawals(
+    request: ListWithdrawalsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListWithdrawalsResponse) => void,
+  ): ClientUnaryCall;
+  listWithdrawals(
+    request: ListWithdrawalsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListWithdrawalsResponse) => void,
+  ): ClientUnaryCall;
+  /** An account's credited deposits, newest first. */
+  listDeposits(
+    request: ListDepositsRequest,
+    callback: (error: ServiceError | null, response: ListDepositsResponse) => void,
+  ): ClientUnaryCall;
+  listDeposits(
+    request: ListDepositsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDepositsResponse) => void,
+  ): ClientUnaryCall;
+  listDeposits(
+    request: ListDepositsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDepositsResponse) => void,
   ): ClientUnaryCall;
 }
 
