@@ -10,10 +10,11 @@
  *    latency is measured from the PLANNED time to completion (hdr-histogram-js, ns).
  * Prints progress and a table; writes bench/results/engine.json at the repository root.
  */
-import { execSync } from "node:child_process";
+import { execSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, resolve } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import * as hdr from "hdr-histogram-js";
 import { OrderBook as PeerBook, Side as PeerSide } from "nodejs-order-book";
@@ -30,6 +31,10 @@ import { Engine, type EngineSink } from "../src/engine.ts";
 import { generate, OP_CANCEL, OP_GTC, OP_IOC, type Workload } from "./workload.ts";
 
 const quick = process.argv.includes("--quick");
+/** Internal: the latency phase runs in a child process (see runLatencyPhase). */
+const latencyChild = process.argv.includes("--latency-child");
+/** Run the latency phase under the normal scheduler even when real-time scheduling is available. */
+const noRealtime = process.argv.includes("--no-realtime");
 const log = (s: string) => console.log(s);
 
 // ------------------------------------------------------------------ sinks
@@ -294,6 +299,11 @@ interface LatencyRow {
   /** Gaps > 200 µs between two consecutive clock reads of the loop: the thread was off the CPU. */
   stalls: number;
   stalledMs: number;
+  /** V8 garbage-collection pauses inside the measured window (filled in by the latency child). */
+  gcPauses: number;
+  gcPausedMs: number;
+  /** Measured window on the performance.now() clock, to attribute GC pauses. */
+  windowMs: [number, number];
 }
 
 function runLatency(
@@ -363,6 +373,9 @@ function runLatency(
     serviceMaxNs: hs.maxValue,
     stalls,
     stalledMs: Number(stalledMs.toFixed(2)),
+    gcPauses: 0,
+    gcPausedMs: 0,
+    windowMs: [start, now],
   };
   h.destroy();
   hs.destroy();
@@ -397,6 +410,105 @@ function machine() {
   };
 }
 
+const showLatency = (r: LatencyRow) =>
+  log(
+    `  ${r.book} @ ${fmtOps(r.offeredOpsPerSec)}/s (achieved ${fmtOps(r.achievedOpsPerSec)}/s): p50 ${fmtNs(r.p50Ns)} p99 ${fmtNs(r.p99Ns)} p99.9 ${fmtNs(r.p999Ns)} p99.99 ${fmtNs(r.p9999Ns)} max ${fmtNs(r.maxNs)} | service p99 ${fmtNs(r.serviceP99Ns)} p99.99 ${fmtNs(r.serviceP9999Ns)} max ${fmtNs(r.serviceMaxNs)} | off-CPU gaps >200µs: ${r.stalls} (${r.stalledMs} ms) | GC pauses: ${r.gcPauses} (${r.gcPausedMs} ms)`,
+  );
+
+const LATENCY_ROWS = "LATENCY_ROWS ";
+/**
+ * Young-generation size for the latency child. The book allocates ~10 B per command, but the
+ * sender's own clock reads do not: performance.now() returns a boxed double (~16 B per read, and
+ * the busy-wait reads it many times per command), which with default sizes triggers a scavenge
+ * every few milliseconds inside the measured window. Sized so that the harness's garbage fits, and
+ * emptied by a full GC before each rate; any GC pause that still lands in a window is reported.
+ */
+const LATENCY_SEMI_SPACE_MB = 1024;
+
+/**
+ * Runs the latency phase in a child process: under SCHED_FIFO (chrt) when the machine allows it,
+ * as latency-critical matching engines run pinned and real-time (exchange-core pins its threads),
+ * so that other processes on these 2 shared cores do not preempt the sender loop; otherwise under
+ * the normal scheduler. The child also starts with an empty young generation per rate.
+ */
+function runLatencyPhase(): { rows: LatencyRow[]; scheduling: string } {
+  const nodeArgs = [
+    ...process.execArgv,
+    `--max-semi-space-size=${LATENCY_SEMI_SPACE_MB}`,
+    `--min-semi-space-size=${LATENCY_SEMI_SPACE_MB}`,
+    fileURLToPath(import.meta.url),
+    "--latency-child",
+    ...(quick ? ["--quick"] : []),
+  ];
+  const realtimeOk =
+    !noRealtime &&
+    process.getuid?.() === 0 &&
+    spawnSync("chrt", ["-f", "50", "true"], { stdio: "ignore" }).status === 0;
+  const [command, args, scheduling] = realtimeOk
+    ? ["chrt", ["-f", "50", process.execPath, ...nodeArgs], "SCHED_FIFO priority 50 (chrt -f 50)"]
+    : [process.execPath, nodeArgs, "normal (SCHED_OTHER); run as root with chrt for SCHED_FIFO"];
+  log(`  latency child scheduling: ${scheduling}; semi-space ${LATENCY_SEMI_SPACE_MB} MB`);
+  const child = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (child.status !== 0) throw new Error(`latency child failed (status ${child.status})`);
+  const line = child.stdout.split("\n").find((l) => l.startsWith(LATENCY_ROWS));
+  if (!line) throw new Error(`latency child printed no rows:\n${child.stdout}`);
+  return { rows: JSON.parse(line.slice(LATENCY_ROWS.length)) as LatencyRow[], scheduling };
+}
+
+/** The latency child: builds the 1-market workload (same seed) and measures each offered rate. */
+async function latencyChildMain(): Promise<void> {
+  const cfg = quick
+    ? { singleCmds: 600_000, latSeconds: 0.5, peerLat: 0.25 }
+    : { singleCmds: 2_100_000, latSeconds: 2, peerLat: 1 };
+  const single = generate({
+    name: "1 market",
+    markets: 1,
+    accounts: 2000,
+    restingPerMarket: 1000,
+    spreadTicks: 1200,
+    commands: cfg.singleCmds,
+    seed: 42,
+    progress: () => {},
+  });
+  const gcPauses: { start: number; duration: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, duration: e.duration });
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const collect = global.gc ?? (() => {});
+  const settle = () => new Promise((r) => setTimeout(r, 20)); // lets the GC observer deliver
+  const measure = async (row: () => LatencyRow) => {
+    collect();
+    await settle();
+    const r = row();
+    await settle();
+    const inside = gcPauses.filter((g) => g.start >= r.windowMs[0] && g.start <= r.windowMs[1]);
+    r.gcPauses = inside.length;
+    r.gcPausedMs = Number(inside.reduce((sum, g) => sum + g.duration, 0).toFixed(2));
+    return r;
+  };
+  // Warm-up: JIT the book and the sender loop; discarded.
+  runThroughput(single, () => ourBookRunner(single, new CountingSink()), 200_000);
+  await measure(() =>
+    runLatency("ours", single, () => ourBookRunner(single, new CountingSink()), 250_000, 0.25),
+  );
+  const rows: LatencyRow[] = [];
+  for (const rate of [250_000, 500_000, 1_000_000])
+    rows.push(
+      await measure(() =>
+        runLatency("ours", single, () => ourBookRunner(single, new CountingSink()), rate, cfg.latSeconds),
+      ),
+    );
+  for (const rate of [250_000, 500_000, 1_000_000])
+    rows.push(
+      await measure(() =>
+        runLatency("nodejs-order-book", single, () => peerRunner(single), rate, cfg.peerLat),
+      ),
+    );
+  observer.disconnect();
+  console.log(`${LATENCY_ROWS}${JSON.stringify(rows)}`);
+}
+
 // ------------------------------------------------------------------ main
 
 function main(): void {
@@ -407,8 +519,6 @@ function main(): void {
         tpCount: 300_000,
         oursRounds: 3,
         peerRounds: 1,
-        latSeconds: 0.5,
-        peerLat: 0.25,
       }
     : {
         singleCmds: 2_100_000,
@@ -416,10 +526,7 @@ function main(): void {
         tpCount: 1_000_000,
         oursRounds: 5,
         peerRounds: 3,
-        latSeconds: 2,
-        peerLat: 1,
       };
-  const rates = [250_000, 500_000, 1_000_000];
   const info = machine();
   log(
     `matching-engine bench${quick ? " (--quick)" : ""} · ${info.cpu} · ${info.cores} cores · node ${info.node} · load ${info.loadAvg.join(" ")}`,
@@ -504,28 +611,8 @@ function main(): void {
   }
 
   log("[3/4] latency at fixed offered rates, 1 market (coordinated-omission-free, busy-wait sender)");
-  const lat: LatencyRow[] = [];
-  runThroughput(single, () => ourBookRunner(single, new CountingSink()), 200_000); // JIT warm-up
-  const showLat = (r: LatencyRow) =>
-    log(
-      `  ${r.book} @ ${fmtOps(r.offeredOpsPerSec)}/s (achieved ${fmtOps(r.achievedOpsPerSec)}/s): p50 ${fmtNs(r.p50Ns)} p99 ${fmtNs(r.p99Ns)} p99.9 ${fmtNs(r.p999Ns)} p99.99 ${fmtNs(r.p9999Ns)} max ${fmtNs(r.maxNs)} | service p99 ${fmtNs(r.serviceP99Ns)} p99.99 ${fmtNs(r.serviceP9999Ns)} max ${fmtNs(r.serviceMaxNs)} | off-CPU gaps >200µs: ${r.stalls} (${r.stalledMs} ms)`,
-    );
-  for (const rate of rates) {
-    const row = runLatency(
-      "ours",
-      single,
-      () => ourBookRunner(single, new CountingSink()),
-      rate,
-      cfg.latSeconds,
-    );
-    lat.push(row);
-    showLat(row);
-  }
-  for (const rate of rates) {
-    const row = runLatency("nodejs-order-book", single, () => peerRunner(single), rate, cfg.peerLat);
-    lat.push(row);
-    showLat(row);
-  }
+  const { rows: lat, scheduling } = runLatencyPhase();
+  for (const row of lat) showLatency(row);
 
   log("[4/4] results");
   const tpRows = Object.entries(tp).map(([name, t]) => {
@@ -563,17 +650,17 @@ function main(): void {
   }
   log("");
   log(
-    "Latency, 1 market: response time from the planned send time (hdr-histogram); service time = send → done",
+    `Latency, 1 market: response time from the planned send time (hdr-histogram); service time = send → done; scheduling: ${scheduling}`,
   );
   log(
-    "| book              | offered/s | achieved/s | p50      | p99      | p99.9    | p99.99   | max      | svc p99  | svc p99.99 | svc max  | off-CPU gaps     |",
+    "| book              | offered/s | achieved/s | p50      | p99      | p99.9    | p99.99   | max      | svc p99  | svc p99.99 | svc max  | off-CPU gaps     | GC pauses      |",
   );
   log(
-    "|-------------------|----------:|-----------:|---------:|---------:|---------:|---------:|---------:|---------:|-----------:|---------:|-----------------:|",
+    "|-------------------|----------:|-----------:|---------:|---------:|---------:|---------:|---------:|---------:|-----------:|---------:|-----------------:|---------------:|",
   );
   for (const r of lat) {
     log(
-      `| ${r.book.padEnd(17)} | ${fmtOps(r.offeredOpsPerSec).padStart(9)} | ${fmtOps(r.achievedOpsPerSec).padStart(10)} | ${fmtNs(r.p50Ns).padStart(8)} | ${fmtNs(r.p99Ns).padStart(8)} | ${fmtNs(r.p999Ns).padStart(8)} | ${fmtNs(r.p9999Ns).padStart(8)} | ${fmtNs(r.maxNs).padStart(8)} | ${fmtNs(r.serviceP99Ns).padStart(8)} | ${fmtNs(r.serviceP9999Ns).padStart(10)} | ${fmtNs(r.serviceMaxNs).padStart(8)} | ${`${r.stalls} / ${r.stalledMs}ms`.padStart(16)} |`,
+      `| ${r.book.padEnd(17)} | ${fmtOps(r.offeredOpsPerSec).padStart(9)} | ${fmtOps(r.achievedOpsPerSec).padStart(10)} | ${fmtNs(r.p50Ns).padStart(8)} | ${fmtNs(r.p99Ns).padStart(8)} | ${fmtNs(r.p999Ns).padStart(8)} | ${fmtNs(r.p9999Ns).padStart(8)} | ${fmtNs(r.maxNs).padStart(8)} | ${fmtNs(r.serviceP99Ns).padStart(8)} | ${fmtNs(r.serviceP9999Ns).padStart(10)} | ${fmtNs(r.serviceMaxNs).padStart(8)} | ${`${r.stalls} / ${r.stalledMs}ms`.padStart(16)} | ${`${r.gcPauses} / ${r.gcPausedMs}ms`.padStart(14)} |`,
     );
   }
   const singleRow = tpRows[0]!;
@@ -626,6 +713,7 @@ function main(): void {
     })),
     throughput: tpRows,
     latency: lat,
+    latencyScheduling: scheduling,
     targets,
     notes: [
       "Throughput: the same pre-generated command stream replayed on a fresh book per round; prefill untimed; rounds of ours and the peer interleaved.",
@@ -633,7 +721,8 @@ function main(): void {
       "1000 mkts pareto: exchange-core's createWeightedDistribution (Pareto 0.001/1.5) for command share and resting target; uniform: every market equally active (cache-cold worst case).",
       "Peer mapping: GTC/IOC → limit(), cancel → cancel(), move → modify(id,{price}); ids pre-built strings; it gets no clientOrderId, STP or depth-delta work.",
       "Latency: busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored, histograms filled after the loop.",
-      "Off-CPU gaps: intervals > 200 µs between consecutive clock reads of the sender loop (the thread was descheduled: the 2 cores are shared); every command planned inside a gap inherits it.",
+      "Off-CPU gaps: intervals > 200 µs between consecutive clock reads of the sender loop (the thread was descheduled or paused by GC); every command planned inside a gap inherits it.",
+      `Latency runs in a child process (scheduling: ${scheduling}) with a fixed ${LATENCY_SEMI_SPACE_MB} MB semi-space and a full GC before each rate; GC pauses inside each measured window are counted from perf_hooks 'gc' entries.`,
     ],
   };
   const here = dirname(fileURLToPath(import.meta.url));
@@ -643,4 +732,5 @@ function main(): void {
   log(`wrote ${path}`);
 }
 
-main();
+if (latencyChild) await latencyChildMain();
+else main();
