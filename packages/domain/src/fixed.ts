@@ -43,6 +43,20 @@ export function notionalAtLeast(price: number, quantity: number, min: number): b
   return true;
 }
 
+const INT64_MAX_BIG = 2n ** 63n - 1n;
+
+/**
+ * price × quantity ≤ 2^63 − 1, exactly. Every quote amount the engine emits (an order's cumulative
+ * filled quote) is an int64 on the wire, so an order whose notional could pass it is refused up
+ * front: accepting it would make the shard fail while writing its fills, on every replay.
+ */
+export function notionalFitsInt64(price: number, quantity: number): boolean {
+  const p = price * quantity;
+  if (p < 2 ** 62) return true; // far from the bound despite float rounding
+  if (p > 2 ** 64) return false;
+  return BigInt(price) * BigInt(quantity) <= INT64_MAX_BIG;
+}
+
 /** True when price × quantity is exactly representable (< 2^53). */
 export function productIsSafe(price: number, quantity: number): boolean {
   return price * quantity <= MAX_SAFE;

@@ -81,7 +81,7 @@ describe.each(KINDS)("%s book", (kind) => {
       const big = spec({ tickSize: 1, stepSize: 1 });
       ({ book, rec } = makeBook(kind, big));
       const p = 3_000_000_000;
-      const q = 5_000_000_000; // p*q = 1.5e19 > 2^53
+      const q = 2_000_000_000; // p*q = 6e18: past 2^53, within the int64 the engine emits
       place({ account: 2, side: 2, price: p, quantity: q });
       const ev = place({ side: 1, price: p, quantity: q });
       expect(ofKind(ev, "trade")[0]!.taker.filledQuote).toBe((BigInt(p) * BigInt(q)).toString());
@@ -425,6 +425,19 @@ describe.each(KINDS)("%s book", (kind) => {
       expect(reason({ orderId: 0, price: 100, quantity: 50 })).toBe("INVALID_ORDER_ID");
       expect(reason({ account: -1, price: 100, quantity: 50 })).toBe("INVALID_ACCOUNT");
     });
+    it("refuses an order whose notional could pass the int64 quote amounts the engine emits", () => {
+      ({ book, rec } = makeBook(kind, spec({ maxPrice: 2 ** 40 })));
+      expect(reason({ price: 2 ** 40, quantity: 2 ** 23 })).toBe("MAX_NOTIONAL"); // exactly 2^63
+      expect(reason({ price: 2 ** 40, quantity: 2 ** 23 - 1 })).toBe("OK");
+      // A MARKET order by quantity may fill up to the market's max price.
+      expect(reason({ type: 2, price: 0, quantity: 2 ** 23 })).toBe("MAX_NOTIONAL");
+      // A replace that raises the quantity past the bound is refused and keeps the order.
+      place({ orderId: 77, side: 1, price: 2 ** 30, quantity: 8 }); // below the resting 2^40 bid
+      book.replace(rep({ orderId: 77, newQuantity: 2 ** 33 }), ++t);
+      expect(ofKind(rec.take(), "rejected")[0]?.reason).toBe("MAX_NOTIONAL");
+      expect(book.getOrder(77)).toMatchObject({ price: 2 ** 30, quantity: 8 });
+    });
+
     it("new filters apply to new orders only", () => {
       place({ price: 100, quantity: 50 });
       book.updateFilters({ ...s, tickSize: 7 });

@@ -5,6 +5,7 @@ import {
   type MarketFilters,
   MarketStatus,
   notionalAtLeast,
+  notionalFitsInt64,
   OrderStatus,
   OrderType,
   type Side,
@@ -88,6 +89,7 @@ export function validatePlace(status: number, f: MarketFilters, c: PlaceCommand)
     if (!qtyOk(f, c.quantity)) return RejectReason.LOT_SIZE;
   }
   if (limitLike && !notionalAtLeast(c.price, c.quantity, f.minNotional)) return RejectReason.MIN_NOTIONAL;
+  if (!notionalFitsInt64(limitLike ? c.price : f.maxPrice, c.quantity)) return RejectReason.MAX_NOTIONAL;
   if (!isSafeNonNegInt(c.reserved)) return RejectReason.INVALID_QUOTE_QTY;
   return null;
 }

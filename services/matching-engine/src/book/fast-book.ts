@@ -23,6 +23,7 @@ import {
   type MarketSpec,
   MarketStatus,
   notionalAtLeast,
+  notionalFitsInt64,
   OrderStatus,
   OrderType,
   type Side,
@@ -598,6 +599,7 @@ export class FastBook implements OrderBook {
     if (!priceOk(f, price)) return RejectReason.PRICE_FILTER;
     if (!qtyOk(f, qty)) return RejectReason.LOT_SIZE;
     if (!notionalAtLeast(price, qty, f.minNotional)) return RejectReason.MIN_NOTIONAL;
+    if (!notionalFitsInt64(price, qty)) return RejectReason.MAX_NOTIONAL;
     const oldId = this.a.F[o * 16 + O_ID]!;
     const id = c.newOrderId === 0 ? oldId : c.newOrderId;
     if (id !== oldId) {

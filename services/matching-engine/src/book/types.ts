@@ -95,6 +95,8 @@ export const RejectReason = {
   PRICE_FILTER: "PRICE_FILTER",
   LOT_SIZE: "LOT_SIZE",
   MIN_NOTIONAL: "MIN_NOTIONAL",
+  /** price × quantity (or quantity × the market's max price, for a MARKET order) exceeds 2^63 − 1. */
+  MAX_NOTIONAL: "MAX_NOTIONAL",
   INVALID_QUOTE_QTY: "INVALID_QUOTE_QTY",
   INVALID_STOP_PRICE: "INVALID_STOP_PRICE",
   DUPLICATE_ORDER_ID: "DUPLICATE_ORDER_ID",

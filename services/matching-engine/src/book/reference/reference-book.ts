@@ -212,6 +212,7 @@ export class ReferenceBook implements OrderBook {
     if (!priceOk(this.s, price)) return RejectReason.PRICE_FILTER;
     if (!qtyOk(this.s, qty)) return RejectReason.LOT_SIZE;
     if (BigInt(price) * BigInt(qty) < BigInt(this.s.minNotional)) return RejectReason.MIN_NOTIONAL;
+    if (BigInt(price) * BigInt(qty) > 2n ** 63n - 1n) return RejectReason.MAX_NOTIONAL;
     const id = c.newOrderId === 0 ? o.orderId : c.newOrderId;
     if (id !== o.orderId) {
       if (!Number.isSafeInteger(id) || id <= 0) return RejectReason.INVALID_ORDER_ID;
