@@ -41,7 +41,12 @@ export interface LocalChain {
   revert(id: string): Promise<void>;
 }
 
-export async function startLocalChain(accounts = 20): Promise<LocalChain> {
+export interface LocalChainOptions {
+  /** Genesis block timestamp, unix seconds (default: now). Fixing it makes the genesis hash reproducible. */
+  genesisBlockTime?: bigint;
+}
+
+export async function startLocalChain(accounts = 20, opts: LocalChainOptions = {}): Promise<LocalChain> {
   const { ctx, ready } = edrContext();
   await ready;
   const keys: Wallet[] = [];
@@ -63,7 +68,10 @@ export async function startLocalChain(accounts = 20): Promise<LocalChain> {
       initialBaseFeePerGas: 1_000_000_000n,
       minGasPrice: 0n,
       mining: { autoMine: true, blockGasLimit: 60_000_000n, memPool: { order: MineOrdering.Priority } },
-      network: { genesisBlockGasLimit: 60_000_000n },
+      network: {
+        genesisBlockGasLimit: 60_000_000n,
+        ...(opts.genesisBlockTime === undefined ? {} : { genesisBlockTime: opts.genesisBlockTime }),
+      },
       networkId: 31337n,
       observability: {},
       ownedAccounts: keys.map((k) => k.privateKey),
@@ -124,7 +132,7 @@ function hdKey(i: number): string {
 
 /** Serves the chain as a JSON-RPC HTTP endpoint (for the deploy script, services and their tests). */
 export async function serveJsonRpc(
-  chain: LocalChain,
+  chain: Pick<LocalChain, "eip1193">,
   port = 0,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const { createServer } = await import("node:http");
@@ -146,8 +154,14 @@ export async function serveJsonRpc(
           };
         }
       };
-      const parsed = JSON.parse(body);
-      const out = Array.isArray(parsed) ? await Promise.all(parsed.map(handle)) : await handle(parsed);
+      let out: unknown;
+      try {
+        const parsed = JSON.parse(body);
+        out = Array.isArray(parsed) ? await Promise.all(parsed.map(handle)) : await handle(parsed);
+      } catch {
+        // A malformed body gets the JSON-RPC parse error instead of an exception that ends the process.
+        out = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } };
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(out));
     });
