@@ -145,8 +145,6 @@ describe("services as separate processes over Kafka", () => {
       WALLET_GRPC_ADDRESS: `127.0.0.1:${ports.walletGrpc}`,
       API_KEY_MASTER_KEY: MASTER_KEY,
       GATEWAY_ADMIN_TOKEN: "e2e-admin",
-      GATEWAY_ASSETS: JSON.stringify({ BTC: 8, USDT: 6 }),
-      GATEWAY_FEES: JSON.stringify({ BTCUSDT: { makerBps: 10, takerBps: 20 } }),
     });
     services.push(gateway);
     await waitReady(engine, ports.engineOps);

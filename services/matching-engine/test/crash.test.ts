@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOPICS } from "../src/service/index.ts";
 import { ShardProcessor } from "../src/service/shard-processor.ts";
 import { encodeCommands, generateCommands } from "./support/command-stream.ts";
-import { ExecutionCollapser } from "./support/output-stream.ts";
+import { ExecutionCollapser, referenceEvents } from "./support/output-stream.ts";
 
 const COMMANDS = Number(process.env.ENGINE_CRASH_COMMANDS ?? 100_000);
 const KILLS = 4;
@@ -81,12 +81,9 @@ describe("engine crash and restart over Kafka", () => {
 
   it(`loses, duplicates and reorders nothing across ${KILLS} SIGKILLs in ${COMMANDS} commands`, async () => {
     const payloads = encodeCommands(generateCommands(COMMANDS, 2026));
-    const expected: string[] = [];
     const reference = new ShardProcessor({ shard: 0, epoch: 0n });
-    payloads.forEach((payload, i) => {
-      reference.apply(BigInt(i), payload);
-      for (const e of reference.drain().executions) expected.push(Buffer.from(e.value).toString("hex"));
-    });
+    for (const [i, payload] of payloads.entries()) reference.apply(BigInt(i), payload);
+    const expected = referenceEvents(reference.drain().executions);
 
     // The mock cluster keeps ~5 MB per partition, like a short retention: the producer stays at
     // most WINDOW commands ahead of the engine and of this consumer, which reads as it goes.
@@ -132,7 +129,7 @@ describe("engine crash and restart over Kafka", () => {
       expect(exitCode).toBe(0);
     }
     console.log(
-      `[crash] ${COMMANDS} commands, killed at input offsets ${killedAt.join(", ")}; executions.v1: ${collapser.events.length} events after dedupe, ${collapser.duplicates} re-emitted duplicates dropped, ${collapser.staleEpoch} stale-epoch, ${collapser.gaps} gaps, epochs ${[...collapser.epochs].join(",")}`,
+      `[crash] ${COMMANDS} commands, killed at input offsets ${killedAt.join(", ")}; executions.v1: ${collapser.records} records, ${collapser.events.length} events after dedupe, ${collapser.duplicates} re-emitted duplicates dropped, ${collapser.staleEpoch} stale-epoch, ${collapser.gaps} gaps, epochs ${[...collapser.epochs].join(",")}`,
     );
     expect(killedAt).toHaveLength(KILLS);
     expect(collapser.gaps).toBe(0);

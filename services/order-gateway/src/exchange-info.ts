@@ -22,7 +22,12 @@ export function rateLimitsJson(weightPerMinute: number) {
   return [{ rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: weightPerMinute }];
 }
 
-export function symbolJson(spec: MarketSpec, showPermissionSets = true) {
+/** `decimalsOf`: the wallet's ledger decimals per asset, in which commissions are charged and shown. */
+export function symbolJson(
+  spec: MarketSpec,
+  showPermissionSets = true,
+  decimalsOf: (asset: string) => number | undefined = () => undefined,
+) {
   const maxPrice = spec.maxPrice === 0n ? NO_MAX_PRICE * 10n ** BigInt(spec.priceScale) : spec.maxPrice;
   const maxQty = spec.maxQty === 0n ? 9_000_000_000n * 10n ** BigInt(spec.quantityScale) : spec.maxQty;
   const stp = STP_MODES[spec.defaultStp - 1] ?? "EXPIRE_TAKER";
@@ -34,8 +39,8 @@ export function symbolJson(spec: MarketSpec, showPermissionSets = true) {
     quoteAsset: spec.quoteAsset,
     quotePrecision: displayDecimals(spec.priceScale),
     quoteAssetPrecision: displayDecimals(spec.priceScale),
-    baseCommissionPrecision: displayDecimals(spec.quantityScale),
-    quoteCommissionPrecision: displayDecimals(spec.priceScale),
+    baseCommissionPrecision: displayDecimals(decimalsOf(spec.baseAsset) ?? spec.quantityScale),
+    quoteCommissionPrecision: displayDecimals(decimalsOf(spec.quoteAsset) ?? spec.priceScale),
     orderTypes: ORDER_TYPES,
     icebergAllowed: false,
     ocoAllowed: false,
@@ -86,12 +91,13 @@ export function exchangeInfoJson(
   serverTime: number,
   weightPerMinute: number,
   showPermissionSets = true,
+  decimalsOf?: (asset: string) => number | undefined,
 ) {
   return {
     timezone: "UTC",
     serverTime,
     rateLimits: rateLimitsJson(weightPerMinute),
     exchangeFilters: [],
-    symbols: markets.map((m) => symbolJson(m, showPermissionSets)),
+    symbols: markets.map((m) => symbolJson(m, showPermissionSets, decimalsOf)),
   };
 }

@@ -21,6 +21,7 @@ export * from "./orders/order-entry.ts";
 export * from "./orders/order-ids.ts";
 export * from "./orders/projection.ts";
 export * from "./orders/reconciler.ts";
+export * from "./orders/reservations.ts";
 export * from "./orders/schema.ts";
 export * from "./orders/units.ts";
 export * from "./projector/intervals.ts";

@@ -2,6 +2,7 @@
  * The order gateway as its own process: Binance-compatible REST + WebSocket on HTTP_PORT, the
  * MarketMaker gRPC session on GRPC_PORT, metrics and health on METRICS_PORT. Several replicas can
  * run side by side: give each its own GATEWAY_GROUP_ID and one REDIS_URL for shared rate limits.
+ * Asset decimals and fee rates come from the wallet (GetAssets, GetFeeRates), not from configuration.
  */
 import { openKafkaEventLog } from "@excraft/eventlog";
 import { createGrpcServer, createRedisClient, redisReadiness, startServiceRuntime } from "@excraft/platform";
@@ -53,11 +54,13 @@ const orderEntry = createOrderGateway({
   logger,
   masterKey: config.API_KEY_MASTER_KEY,
   adminToken: config.GATEWAY_ADMIN_TOKEN,
-  assets: JSON.parse(config.GATEWAY_ASSETS) as Record<string, number>,
-  fees: JSON.parse(config.GATEWAY_FEES) as Record<string, { makerBps: number; takerBps: number }>,
   groupId: `${config.GATEWAY_GROUP_ID}.orders`,
   marketMaker: { registry: metrics.registry },
   ...(store ? { ordersLimit: { store } } : {}),
+});
+// Not ready until the wallet's assets are loaded (start() retries GetAssets until it answers).
+readiness.register("wallet-reference", async () => {
+  if (!orderEntry.reference.ready) throw new Error("wallet assets not loaded yet");
 });
 await orderEntry.start();
 await createGrpcServer({

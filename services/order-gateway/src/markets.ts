@@ -6,6 +6,17 @@ import { type MarketSpec, MarketStatus } from "@excraft/proto";
 
 export class MarketRegistry {
   private readonly bySymbol = new Map<string, MarketSpec>();
+  /** Ledger decimals per asset, from the wallet (Wallet.GetAssets) when order entry runs. */
+  private readonly decimals = new Map<string, number>();
+
+  setAssetDecimals(assets: Iterable<[string, number]>): void {
+    for (const [asset, d] of assets) this.decimals.set(asset, d);
+  }
+
+  /** The wallet's ledger decimals of an asset (undefined: not known). */
+  assetDecimals(asset: string): number | undefined {
+    return this.decimals.get(asset);
+  }
 
   upsert(spec: MarketSpec): void {
     this.bySymbol.set(spec.symbol, spec);

@@ -1,5 +1,5 @@
 /** The gateway's own instruments, registered in the platform kit's registry (re-used when present). */
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
 
@@ -19,6 +19,14 @@ export function createGatewayMetrics(registry: Registry) {
       new Counter({
         name: "gateway_ws_messages_sent_total",
         help: "market-data WebSocket messages sent",
+        registers,
+      }),
+    wsFlushSeconds:
+      existing<Histogram>("gateway_ws_flush_seconds") ??
+      new Histogram({
+        name: "gateway_ws_flush_seconds",
+        help: "time to write one event-loop turn's queued market-data frames to every WebSocket connection",
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
         registers,
       }),
     wsSlowConsumerDisconnects:

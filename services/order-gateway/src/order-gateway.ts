@@ -5,8 +5,8 @@
  * the order/trade projection of executions.v1, and the reservation reconciler.
  *
  *   const md = createMarketDataGateway({...});
- *   const orders = createOrderGateway({ gateway: md, eventLog, pool, engine, wallet, logger, masterKey, assets });
- *   await orders.start();   // tables, projection consumer, reconciler (before md.start())
+ *   const orders = createOrderGateway({ gateway: md, eventLog, pool, engine, wallet, logger, masterKey });
+ *   await orders.start();   // wallet assets, tables, projection consumer, reconciler (before md.start())
  *   await md.start();       // listens
  *   ...; await md.stop(); await orders.stop();
  */
@@ -29,8 +29,9 @@ import { OrderEntry } from "./orders/order-entry.ts";
 import { OrderIdAllocator } from "./orders/order-ids.ts";
 import { OrderProjection, PendingCommands } from "./orders/projection.ts";
 import { ReservationReconciler } from "./orders/reconciler.ts";
+import { ReservationJournal } from "./orders/reservations.ts";
 import { migrateOrderEntry } from "./orders/schema.ts";
-import type { FeeRates } from "./orders/units.ts";
+import { WalletReference } from "./orders/wallet-reference.ts";
 import { UserDataServer } from "./ws/user-data.ts";
 
 export interface OrderGatewayOptions {
@@ -54,12 +55,12 @@ export interface OrderGatewayOptions {
   masterKey: string | Buffer;
   /** Bearer token of the /v1 API-key routes; unset = routes not mounted. */
   adminToken?: string;
-  /** Ledger decimals per asset, as configured in the wallet (WALLET_ASSETS). */
-  assets: Record<string, number>;
-  /** Maker/taker fees per market, as configured in the wallet (WALLET_MARKETS); default `defaultFees`. */
-  fees?: Record<string, FeeRates>;
-  /** The wallet's default for markets it has no fee configuration for: 10/10 bps. */
-  defaultFees?: FeeRates;
+  /**
+   * Asset decimals and fee rates come from the wallet (GetAssets at start, GetFeeRates per account):
+   * `feeCacheMs` is how long an account's rates are reused (default 5 s), `retryMs` the pause between
+   * GetAssets attempts while the wallet does not answer at start (default 1 s).
+   */
+  walletReference?: { feeCacheMs?: number; retryMs?: number };
   ordersLimit?: { per10s?: number; perDay?: number; store?: RateLimitStore };
   /** Consumer group of the projection; must differ per replica (default "order-gateway.orders"). */
   groupId?: string;
@@ -94,13 +95,15 @@ export interface OrderGateway {
   marketMaker: MarketMakerSessions;
   /** `{ definition, implementation }` of excraft.v1.MarketMaker for createGrpcServer's `services`. */
   marketMakerService: MarketMakerSessions["service"];
-  /** Creates tables, starts the projection and the reconciler. Call before the gateway listens. */
+  /** The wallet's asset decimals and account fee rates; `ready` once the assets are loaded (readiness). */
+  reference: WalletReference;
+  /** Loads the wallet's assets (retried until it answers), creates tables, starts the projection and the reconciler. Call before the gateway listens. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 function isWalletPort(w: OrderGatewayOptions["wallet"]): w is WalletPort {
-  return typeof w === "object" && "reserve" in w && "balances" in w;
+  return typeof w === "object" && "reserve" in w && "balances" in w && "feeRates" in w;
 }
 
 function isIdentityPort(i: string | WalletClient | IdentityPort): i is IdentityPort {
@@ -123,9 +126,14 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
   const engineOrders = grpcEngineOrders(options.engine);
   const books = grpcOrderBookSource({ engine: options.engine });
   const pending = new PendingCommands();
-  const defaultFees = options.defaultFees ?? { makerBps: 10, takerBps: 10 };
-  const feesOf = (symbol: string) => options.fees?.[symbol] ?? defaultFees;
-  const decimalsOf = (asset: string) => options.assets[asset];
+  const reference = new WalletReference({
+    wallet,
+    markets: options.gateway.markets,
+    logger: options.logger,
+    ttlMs: options.walletReference?.feeCacheMs,
+    retryMs: options.walletReference?.retryMs,
+    now,
+  });
   const orderIds = new OrderIdAllocator(options.pool);
   const projection = new OrderProjection({
     eventLog: options.eventLog,
@@ -133,26 +141,30 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     markets: options.gateway.markets,
     logger: options.logger,
     pending,
-    feesOf,
-    decimalsOf,
+    reference,
     groupId: options.groupId ?? "order-gateway.orders",
   });
 
+  const reservations = new ReservationJournal({
+    pool: options.pool,
+    logger: options.logger,
+    now,
+    registry: options.marketMaker?.registry,
+  });
   const entry = new OrderEntry({
     eventLog: options.eventLog,
     wallet,
     books,
     orderIds,
     pending,
-    pool: options.pool,
+    reservations,
     logger: options.logger,
     ordersLimit: {
       store: options.ordersLimit?.store ?? new InMemoryRateLimitStore(),
       per10s: options.ordersLimit?.per10s ?? 100,
       perDay: options.ordersLimit?.perDay ?? 200_000,
     },
-    feesOf,
-    decimalsOf,
+    reference,
     responseTimeoutMs: options.responseTimeoutMs ?? 10_000,
     stopBuyHeadroomBps: options.stopBuyHeadroomBps ?? 1_000,
     now,
@@ -175,8 +187,8 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     markets: options.gateway.markets,
     logger: options.logger,
     eventLog: options.eventLog,
-    feesOf,
-    decimalsOf,
+    feesOf: reference.cachedFees,
+    decimalsOf: reference.decimalsOf,
     ledgerGroupId: options.userData?.ledgerGroupId ?? `${groupId}.ledger`,
     ledgerTopic: options.userData?.ledgerTopic,
   });
@@ -193,7 +205,8 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     logger: options.logger,
     now,
   });
-  projection.addListener(marketMaker.onExecutions);
+  // Reports are derived and stored in the projection's transactions (they survive restarts with it).
+  projection.addParticipant(marketMaker.participant);
 
   app.register(
     async (scope) => {
@@ -205,9 +218,7 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
         entry,
         pool: options.pool,
         logger: options.logger,
-        feesOf,
-        decimalsOf,
-        defaultFees,
+        reference,
         now,
       });
     },
@@ -226,19 +237,25 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
     userData,
     marketMaker,
     marketMakerService: marketMaker.service,
+    reference,
     async start() {
+      // Decimals first: reservations and commissions are meaningless without them.
+      await reference.start();
       await migrateOrderEntry(options.pool);
       await orderIds.migrate();
+      await marketMaker.start();
       await projection.start();
       await userData.start();
       reconciler.start();
       started = true;
     },
     async stop() {
+      reference.stop();
       if (!started) return;
       started = false;
       await marketMaker.close();
       await reconciler.stop();
+      await reservations.flush();
       await userData.stop();
       await projection.stop();
       pending.clear();

@@ -4,7 +4,7 @@
  */
 import { TOPICS } from "@excraft/matching-engine";
 import { createMetrics } from "@excraft/platform";
-import { MarketDataEvent } from "@excraft/proto";
+import { decodeMarketDataRecord, encodeMarketDataRecord } from "@excraft/proto/records";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createMarketDataGateway, type MarketDataGateway } from "../src/index.ts";
@@ -598,6 +598,88 @@ describe("market-data gateway over a real engine", () => {
     expect(text).toMatch(/http_requests_total\{method="GET",route="\/api\/v3\/depth",status_code="200"\}/);
   });
 
+  it("frames each message once and delivers a burst in order, raw and combined, with control replies", async () => {
+    // Nobody else publishes to `wsburst@…`: every message seen here comes from this test.
+    const open = async (path: string) => {
+      const ws = new WebSocket(`${wsBase}${path}`);
+      const messages: unknown[] = [];
+      ws.on("message", (data, isBinary) => {
+        expect(isBinary).toBe(false);
+        messages.push(JSON.parse(data.toString()));
+      });
+      await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+      return { ws, messages };
+    };
+    const combinedA = await open("/stream?streams=wsburst@trade/wsburst@depth");
+    const combinedB = await open("/stream?streams=wsburst@trade/wsburst@depth");
+    const raw = await open("/ws/wsburst@trade/wsburst@depth@1000ms");
+    const depthOnly = await open("/stream?streams=wsburst@depth@1000ms");
+    const all = [combinedA, combinedB, raw, depthOnly];
+    try {
+      await waitUntil(
+        "subscribed",
+        () => gateway.hub.has("wsburst@trade") && gateway.hub.has("wsburst@depth@1000ms"),
+      );
+      // One event-loop turn; payload sizes cover all three frame length encodings (7, 16 and 64 bits).
+      const burst = [
+        { feed: "wsburst@trade", data: { e: "trade", t: 1, pad: "" } },
+        { feed: "wsburst@depth@1000ms", data: { e: "depthUpdate", U: 1, pad: "d".repeat(300) } },
+        { feed: "wsburst@trade", data: { e: "trade", t: 2, pad: "€".repeat(30_000) } },
+        { feed: "wsburst@trade", data: { e: "trade", t: 3, pad: "x".repeat(125) } },
+      ];
+      for (const { feed, data } of burst) gateway.hub.publish(feed, data);
+      await waitUntil("burst delivered", () =>
+        all.every((c) => c.messages.length >= (c === depthOnly ? 1 : burst.length)),
+      );
+      const wrapped = (name: (feed: string) => string) =>
+        burst.map(({ feed, data }) => ({ stream: name(feed), data }));
+      const asSubscribed = (feed: string) => (feed === "wsburst@depth@1000ms" ? "wsburst@depth" : feed);
+      expect(combinedA.messages).toEqual(wrapped(asSubscribed));
+      expect(combinedB.messages).toEqual(wrapped(asSubscribed));
+      expect(raw.messages).toEqual(burst.map(({ data }) => data));
+      expect(depthOnly.messages).toEqual([{ stream: "wsburst@depth@1000ms", data: burst[1]!.data }]);
+
+      // A control reply queued behind data published in the same turn comes after it.
+      combinedA.messages.length = 0;
+      combinedA.ws.send(JSON.stringify({ method: "LIST_SUBSCRIPTIONS", id: 9 }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      gateway.hub.publish("wsburst@trade", { e: "trade", t: 4 });
+      await waitUntil("reply", () => combinedA.messages.length >= 2);
+      expect(combinedA.messages).toHaveLength(2);
+      expect(combinedA.messages).toContainEqual({ result: ["wsburst@trade", "wsburst@depth"], id: 9 });
+      expect(combinedA.messages).toContainEqual({ stream: "wsburst@trade", data: { e: "trade", t: 4 } });
+    } finally {
+      for (const c of all) c.ws.close();
+    }
+  });
+
+  it("disconnects a consumer whose socket stops draining, though it never has a turn's worth queued", async () => {
+    // One 64 KiB message per event-loop turn: the hub's own queue never exceeds one message (under the
+    // 256 KiB limit), so the disconnect can only come from the bytes stuck in the socket.
+    const ws = new WebSocket(`${wsBase}/ws/wsslow@trade`);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await waitUntil("subscribed", () => gateway.hub.has("wsslow@trade"));
+    const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const filler = { e: "trade", pad: "x".repeat(64 * 1024) };
+    let published = 0;
+    while (gateway.hub.has("wsslow@trade") && published < 5_000) {
+      gateway.hub.publish("wsslow@trade", filler);
+      published++;
+      await new Promise((resolve) => setImmediate(resolve)); // the hub's flush runs first
+    }
+    expect(gateway.hub.has("wsslow@trade")).toBe(false);
+    // More than the limit went out before the cut: the kernel's socket buffers took the first part.
+    expect(published * 64 * 1024).toBeGreaterThan(256 * 1024);
+    socket.resume();
+    const { code, reason } = await closed;
+    expect([1008, 1006]).toContain(code);
+    if (code === 1008) expect(reason).toBe("slow consumer");
+  });
+
   it("drops re-delivered and stale-epoch engine events (ADR 7)", async () => {
     const reader = await ex.log.openReader({ topic: TOPICS.marketData, partition: 0 });
     const records = [];
@@ -607,17 +689,20 @@ describe("market-data gateway over a real engine", () => {
       records.push(...batch);
     }
     await reader.close();
-    const trade = records.find((r) => MarketDataEvent.decode(r.value).event?.$case === "trade")!;
-    const lastSeq = MarketDataEvent.decode(records.at(-1)!.value).header!.sequence;
+    // Records hold many events (ADR 10): re-deliver a whole record with a trade in it.
+    const withTrade = records.find((r) =>
+      decodeMarketDataRecord(r.value).some((e) => e.event?.$case === "trade"),
+    )!;
+    const lastSeq = decodeMarketDataRecord(records.at(-1)!.value).at(-1)!.header.sequence;
     const before = (await get("/api/v3/trades?symbol=BTCUSDT&limit=1000")).body;
     const klinesBefore = (await get("/api/v3/klines?symbol=BTCUSDT&interval=1M")).body;
-    const stale = MarketDataEvent.decode(trade.value);
-    stale.header = { ...stale.header!, epoch: 0n, sequence: lastSeq + 1n };
+    const stale = decodeMarketDataRecord(withTrade.value).find((e) => e.event?.$case === "trade")!;
+    stale.header = { ...stale.header, epoch: 0n, sequence: lastSeq + 1n };
     if (stale.event?.$case === "trade") stale.event.value.tradeId = 999_999n;
     const applied = gateway.projector.consumed;
     await ex.log.publish(TOPICS.marketData, [
-      { key: "BTCUSDT", partition: 0, value: trade.value }, // a duplicate
-      { key: "BTCUSDT", partition: 0, value: MarketDataEvent.encode(stale).finish() }, // a fenced-off writer
+      { key: "0", partition: 0, value: withTrade.value }, // duplicates
+      { key: "0", partition: 0, value: encodeMarketDataRecord([stale]) }, // a fenced-off writer
     ]);
     await waitUntil("projector saw them", () => gateway.projector.consumed >= applied + 2);
     expect((await get("/api/v3/trades?symbol=BTCUSDT&limit=1000")).body).toEqual(before);

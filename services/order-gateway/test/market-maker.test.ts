@@ -20,6 +20,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sign } from "../src/index.ts";
 import { logger, waitUntil } from "./support/harness.ts";
+import { Mm } from "./support/mm-client.ts";
 import {
   client,
   createKey,
@@ -30,116 +31,6 @@ import {
   startOrderExchange,
   walletCall,
 } from "./support/order-harness.ts";
-
-type Body = NonNullable<ClientMessage["body"]>;
-type Report = ExecutionReport;
-
-/** One market-maker connection: sends numbered messages, collects what the server sends. */
-class Mm {
-  readonly stream: ClientDuplexStream<ClientMessage, ServerMessage>;
-  readonly received: ServerMessage[] = [];
-  private readonly consumed = new Set<ServerMessage>();
-  seq = 0n;
-  ended = false;
-
-  constructor(readonly client: MarketMakerClient) {
-    this.stream = client.session();
-    this.stream.on("data", (m: ServerMessage) => this.received.push(m));
-    this.stream.on("error", () => {
-      this.ended = true;
-    });
-    this.stream.on("end", () => {
-      this.ended = true;
-    });
-  }
-
-  send(body: Body, seqNum = ++this.seq): void {
-    this.stream.write({ seqNum, body });
-  }
-
-  logon(key: Key, o: { cod?: boolean; lastReceived?: bigint; timestamp?: number; signature?: string } = {}) {
-    const timestampMs = BigInt(o.timestamp ?? Date.now());
-    this.send({
-      $case: "logon",
-      value: {
-        apiKey: key.apiKey,
-        timestampMs,
-        signature: o.signature ?? sign(key.secretKey, `${key.apiKey}:${timestampMs}`),
-        cancelOnDisconnect: o.cod ?? false,
-        lastReceivedSeqNum: o.lastReceived ?? 0n,
-      },
-    });
-  }
-
-  /** The first not yet consumed message matching `match`. */
-  async next(what: string, match: (m: ServerMessage) => boolean, timeoutMs = 10_000): Promise<ServerMessage> {
-    let found: ServerMessage | undefined;
-    await waitUntil(
-      `${what} (got ${JSON.stringify(this.received.map((m) => m.body?.$case))})`,
-      () => {
-        found = this.received.find((m) => !this.consumed.has(m) && match(m));
-        return found !== undefined;
-      },
-      timeoutMs,
-    );
-    this.consumed.add(found!);
-    return found!;
-  }
-
-  async report(clOrdId: string, execType: string): Promise<{ seq: bigint; r: Report }> {
-    const m = await this.next(
-      `ExecutionReport ${execType} of ${clOrdId}`,
-      (x) =>
-        x.body?.$case === "executionReport" &&
-        x.body.value.clOrdId === clOrdId &&
-        x.body.value.execType === execType,
-    );
-    if (m.body?.$case !== "executionReport") throw new Error("unreachable");
-    return { seq: m.seqNum, r: m.body.value };
-  }
-
-  async reject(what: string, code?: string) {
-    const m = await this.next(
-      `Reject ${what}`,
-      (x) => x.body?.$case === "reject" && (code === undefined || x.body.value.error?.code === code),
-    );
-    if (m.body?.$case !== "reject") throw new Error("unreachable");
-    return { seq: m.seqNum, r: m.body.value };
-  }
-
-  async logonAck() {
-    const m = await this.next("LogonAck", (x) => x.body?.$case === "logonAck");
-    if (m.body?.$case !== "logonAck") throw new Error("unreachable");
-    return m.body.value;
-  }
-
-  order(clOrdId: string, side: Side, price: string, qty: string, extra: Partial<Body["value"]> = {}) {
-    this.send({
-      $case: "newOrder",
-      value: {
-        clOrdId,
-        symbol: "BTCUSDT",
-        side,
-        ordType: OrderType.LIMIT,
-        timeInForce: TimeInForce.GTC,
-        price,
-        orderQty: qty,
-        stopPx: "",
-        selfTradePrevention: SelfTradePrevention.UNSPECIFIED,
-        ...extra,
-      },
-    });
-  }
-
-  /** Sequenced messages received (ExecutionReports and Rejects), by seq_num. */
-  sequenced(): ServerMessage[] {
-    return this.received.filter((m) => m.seqNum > 0n);
-  }
-
-  break(): void {
-    this.stream.cancel();
-  }
-}
 
 describe("market-maker gRPC session", () => {
   let oe: OrderExchange;
@@ -554,5 +445,70 @@ describe("market-maker gRPC session", () => {
     expect(value('gateway_mm_logons_total{result="OK"}')).toBe(4);
     expect(value("gateway_mm_sequence_gaps_total")).toBe(2);
     expect(value("gateway_mm_cod_cancels_total")).toBe(2);
+  });
+
+  it("pipelines a burst of new orders: engine order and reports in message order, ClOrdIDs claimed in order", async () => {
+    const mm2 = await createKey(gw.url, "mm2", ["read", "trade"]);
+    await credit("mm2", "BTC", 100_000_000n, "mm2-btc"); // 1 BTC
+    await credit("mm2", "USDT", 1_000_000_000n, "mm2-usdt"); // 1 000 USDT
+    // An order of the account placed over REST: its ClOrdID is taken for the session too.
+    const rest = await client(gw.url, mm2)("POST", "/order", {
+      symbol: "BTCUSDT",
+      side: "SELL",
+      type: "LIMIT",
+      timeInForce: "GTC",
+      quantity: "0.01",
+      price: "50000",
+      newClientOrderId: "rest-1",
+      newOrderRespType: "RESULT",
+    });
+    expect(rest.status, JSON.stringify(rest.body)).toBe(200);
+    const c = connect();
+    c.logon(mm2, { cod: true });
+    await c.logonAck();
+    // All written at once: the session takes them in while earlier ones are still reserving.
+    const asks = Array.from({ length: 30 }, (_, i) => `p${i + 1}`);
+    for (const [i, id] of asks.entries()) {
+      c.order(id, Side.SELL, String(40_000 + i), "0.01");
+      if (id === "p5") c.order("p5", Side.SELL, "45000", "0.01"); // still in flight: a duplicate
+      if (id === "p7") c.order("rest-1", Side.SELL, "45000", "0.01"); // the REST order's
+      if (id === "p10") {
+        c.order("big", Side.BUY, "30000", "1"); // 30 000 USDT: the wallet refuses it
+        c.order("big", Side.BUY, "20000", "0.01"); // the refused order's ClOrdID is free again
+      }
+    }
+    const reports = [];
+    for (const id of asks) reports.push(await c.report(id, "0"));
+    const seqs = reports.map((r) => r.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)));
+    // Order ids may come from any order of the pipeline; the engine's time priority follows messages.
+    expect(new Set(reports.map((r) => r.r.orderId)).size).toBe(30);
+    const dup = await c.reject("duplicate p5", "DUPLICATE_CL_ORD_ID");
+    expect(dup.r.clOrdId).toBe("p5");
+    const restDup = await c.reject("duplicate of the REST order", "DUPLICATE_CL_ORD_ID");
+    expect(restDup.r.clOrdId).toBe("rest-1");
+    const refused = await c.next(
+      "big refused",
+      (m) => m.body?.$case === "reject" && m.body.value.clOrdId === "big",
+    );
+    const big = await c.report("big", "0");
+    expect(big.r).toMatchObject({ price: "20000.00000000", orderQty: "0.01000000", ordStatus: "0" });
+    expect(refused.seqNum).toBeLessThan(big.seq);
+    expect(reports[9]!.seq).toBeLessThan(big.seq);
+    expect(big.seq).toBeLessThan(reports[10]!.seq);
+    expect((await depth()).asks.filter(([p]) => p >= "40000").slice(0, 3)).toEqual([
+      ["40000.00000000", "0.01000000"],
+      ["40001.00000000", "0.01000000"],
+      ["40002.00000000", "0.01000000"],
+    ]);
+    expect(await balances("mm2")).toEqual({
+      BTC: [69_000_000n, 31_000_000n],
+      USDT: [800_000_000n, 200_000_000n],
+    });
+    c.break();
+    await eventually("cancel-on-disconnect released the session's orders", () => balances("mm2"), {
+      BTC: [99_000_000n, 1_000_000n],
+      USDT: [1_000_000_000n, 0n],
+    });
   });
 });

@@ -4,7 +4,8 @@
  * adjustment id, so a restart credits nothing twice) and get an API key.
  */
 import type { ApiKeyStore } from "@excraft/order-gateway";
-import type { Ledger } from "@excraft/wallet";
+import type { Identity, Ledger } from "@excraft/wallet";
+import type { Wallet } from "ethers";
 
 export const DEMO_TRADER = "demo-trader";
 export const BOT_ACCOUNT = "mm-bot";
@@ -70,4 +71,16 @@ export async function demoKey(
   }
   const created = await keys.create({ accountId, label: "demo", permissions: ["read", "trade"] });
   return { apiKey: created.apiKey, secret: created.secret, created: true };
+}
+
+/**
+ * Links `wallet`'s address to the account through the real Sign-In with Ethereum flow (challenge,
+ * signature, verification), once: deposits from that address are then credited to the account.
+ * Returns the account's linked address (an address linked earlier is kept).
+ */
+export async function linkDemoWallet(identity: Identity, accountId: string, wallet: Wallet): Promise<string> {
+  const linked = await identity.linkedAddress(accountId);
+  if (linked !== "") return linked;
+  const { message } = await identity.createLinkChallenge(accountId, wallet.address);
+  return identity.linkWallet(accountId, message, await wallet.signMessage(message));
 }

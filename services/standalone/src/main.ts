@@ -12,7 +12,7 @@ import {
   postgresDurability,
 } from "@excraft/eventlog";
 import { EngineShardService, matchingEngineService, TOPICS } from "@excraft/matching-engine";
-import { createMarketDataGateway, createOrderGateway } from "@excraft/order-gateway";
+import { createMarketDataGateway, createOrderGateway, inProcessWallet } from "@excraft/order-gateway";
 import {
   createGrpcServer,
   createLogger,
@@ -26,7 +26,9 @@ import {
   startOpsServer,
 } from "@excraft/platform";
 import { OrderCommand } from "@excraft/proto";
-import { startWalletApp } from "@excraft/wallet";
+import { createWalletHandlers, LocalKeyStore, startWalletApp, type WalletAppOptions } from "@excraft/wallet";
+import { getAddress, JsonRpcProvider } from "ethers";
+import { Gauge } from "prom-client";
 import { ensureDatabase } from "./databases.ts";
 import {
   BOT_ACCOUNT,
@@ -35,9 +37,11 @@ import {
   type DemoKey,
   demoKey,
   fundDemoAccounts,
+  linkDemoWallet,
 } from "./demo-accounts.ts";
 import { DEMO_FEES, DEMO_MARKETS } from "./demo-markets.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { type StandaloneChain, startStandaloneChain } from "./local-chain.ts";
 import { localSecret } from "./local-secrets.ts";
 import { MarketMakerBot } from "./market-maker-bot.ts";
 import { parseOptions, usage } from "./options.ts";
@@ -66,6 +70,7 @@ const ports = {
   grpc: options.basePort,
   metrics: options.basePort + 1,
   http: options.basePort + 2,
+  chain: options.basePort + 5,
   postgres: options.basePort + 9,
 };
 const dataDir = resolve(options.dataDir);
@@ -128,8 +133,74 @@ const grpc = await createGrpcServer({
   readiness,
 });
 
+// The wallet's on-chain side: the local EVM (or ETH_RPC_URL), the hot wallet, ETH and EXT.
+let localChain: StandaloneChain | undefined;
+let walletChain: WalletAppOptions["chain"];
+let extAddress = "";
+const hotKeystorePassword = () =>
+  localSecret(dataDir, "hot-keystore-password", process.env.HOT_KEYSTORE_PASSWORD);
+if (process.env.ETH_RPC_URL) {
+  step(`connecting to Ethereum at ${process.env.ETH_RPC_URL}`);
+  extAddress = process.env.EXT_TOKEN_ADDRESS ? getAddress(process.env.EXT_TOKEN_ADDRESS) : "";
+  walletChain = {
+    provider: new JsonRpcProvider(process.env.ETH_RPC_URL),
+    keyStore: await LocalKeyStore.openOrCreate(
+      resolve(dataDir, "hot-wallet.json"),
+      await hotKeystorePassword(),
+    ),
+    confirmations: options.confirmations,
+    assets: [
+      { symbol: "ETH", chainDecimals: 18 },
+      ...(extAddress ? [{ symbol: "EXT", token: extAddress, chainDecimals: 18 }] : []),
+    ],
+  };
+} else if (options.chain) {
+  step("starting the local EVM (replaying its journal) with the ExCraft contracts");
+  const started = await startStandaloneChain({
+    dataDir,
+    port: ports.chain,
+    blockTimeSeconds: options.blockTime,
+    keystorePassword: await hotKeystorePassword(),
+    logger,
+  });
+  localChain = started;
+  shutdown.register("local chain", () => started.close());
+  readiness.register("local-chain", async () => {
+    await started.chain.provider.getBlockNumber();
+  });
+  new Gauge({
+    name: "local_chain_head_block",
+    help: "Newest block of the local EVM",
+    registers: [metrics.registry],
+    collect() {
+      this.set(started.chain.stats().headNumber);
+    },
+  });
+  new Gauge({
+    name: "local_chain_journal_records",
+    help: "State-changing requests in the local EVM's journal (each fsynced before it was answered)",
+    registers: [metrics.registry],
+    collect() {
+      this.set(started.chain.stats().records);
+    },
+  });
+  extAddress = started.deployment.contracts.EXT;
+  walletChain = {
+    provider: started.chain.provider,
+    keyStore: started.keyStore,
+    confirmations: options.confirmations,
+    startBlock: started.deployment.local.walletStartBlock,
+    pollMs: 1_000,
+    assets: [
+      { symbol: "ETH", chainDecimals: 18 },
+      { symbol: "EXT", token: extAddress, chainDecimals: 18 },
+    ],
+  };
+}
+
 step("starting the wallet (its own database, settling executions.v1)");
 const wallet = await startWalletApp({
+  ...(walletChain ? { chain: walletChain } : {}),
   databaseUrl: await ensureDatabase(databaseUrl, "excraft_wallet"),
   eventLog,
   logger,
@@ -145,7 +216,7 @@ const wallet = await startWalletApp({
   assets: Object.entries(DEMO_ASSETS).map(([symbol, decimals]) => ({
     symbol,
     decimals,
-    contractAddress: "",
+    contractAddress: symbol === "EXT" ? extAddress : "",
   })),
   markets: DEMO_MARKETS.map(({ spec }) => ({
     symbol: spec.symbol,
@@ -173,18 +244,17 @@ const orderEntry = createOrderGateway({
   eventLog,
   pool,
   engine: `${options.host}:${grpc.port}`,
-  wallet: `${options.host}:${wallet.grpc.port}`,
+  // One process: order entry calls the wallet's handlers directly (same answers and errors as gRPC).
+  wallet: inProcessWallet(createWalletHandlers(wallet.ledger, wallet.identity, { chain: wallet.chain })),
+  identity: `${options.host}:${wallet.grpc.port}`,
   logger,
   masterKey: await localSecret(dataDir, "api-key-master-key", process.env.API_KEY_MASTER_KEY),
   adminToken: process.env.GATEWAY_ADMIN_TOKEN || undefined,
-  assets: { ...DEMO_ASSETS },
   marketMaker: { registry: metrics.registry },
-  fees: Object.fromEntries(
-    DEMO_MARKETS.map(({ spec }) => [
-      spec.symbol,
-      { makerBps: DEMO_FEES.makerFeeBps, takerBps: DEMO_FEES.takerFeeBps },
-    ]),
-  ),
+});
+// Asset decimals and fee rates come from the wallet (GetAssets, GetFeeRates): one configuration.
+readiness.register("wallet-reference", async () => {
+  if (!orderEntry.reference.ready) throw new Error("wallet assets not loaded yet");
 });
 await orderEntry.start();
 // Its own server: a market maker's session stream lives as long as the session, so it is exempt
@@ -227,6 +297,7 @@ if (options.demo) {
     );
   }
   await fundDemoAccounts(wallet.ledger);
+  if (localChain) await linkDemoWallet(wallet.identity, DEMO_TRADER, localChain.depositor);
   trader = await demoKey(orderEntry.keys, DEMO_TRADER, {
     apiKey: process.env.EXCRAFT_DEMO_API_KEY,
     secret: process.env.EXCRAFT_DEMO_API_SECRET,
@@ -255,12 +326,32 @@ ExCraft is running (one process, embedded defaults). Stop with Ctrl-C; state is 
   FIX-like ${host}:${marketMakerGrpc.port}   excraft.v1.MarketMaker/Session (market makers; all gRPC ports serve health + reflection)
   metrics  http://${host}:${ops.port}/metrics   health: /healthz  readiness: /readyz
   postgres ${databaseUrl.replace(/:[^:@/]+@/, ":***@")}
-${
+${chainBanner()}${
   trader
     ? `Demo trader "${DEMO_TRADER}" (funded with BTC, ETH, EXT, USDT):
   API key    ${trader.apiKey}
   API secret ${trader.created ? trader.secret : "(as given in EXCRAFT_DEMO_API_SECRET, or printed when it was created)"}
+${
+  localChain
+    ? `  linked ETH address ${localChain.depositor.address} (Hardhat dev account #1, private key ${localChain.depositor.privateKey}:
+    holds ETH and EXT; send either to the hot wallet and it is credited after ${options.confirmations} confirmations)
 `
     : ""
-}Not yet in this build: WebSocket API trading methods, the PoE recorder, reward distributor and DAO services, the local EVM.
+}`
+    : ""
+}Not yet in this build: WebSocket API trading methods, the PoE recorder, reward distributor and DAO services.
 `);
+
+function chainBanner(): string {
+  if (localChain) {
+    const c = localChain.deployment.contracts;
+    return `  chain    ${localChain.rpcUrl}   local EVM (JSON-RPC), chain id ${localChain.chainId}; journal ${localChain.chain.journalFile}
+  contracts EXT ${c.EXT}  PoEAnchor ${c.PoEAnchor}  EmissionSchedule ${c.EmissionSchedule}
+           ExtBurner ${c.ExtBurner}  TradingPools ${c.TradingPools}  (all: ${localChain.deploymentFile})
+  hot wallet ${localChain.deployment.local.hotWallet}   (ETH and EXT deposits go here, from the account's linked address)
+`;
+  }
+  if (walletChain)
+    return `  chain    ${process.env.ETH_RPC_URL} (ETH_RPC_URL)${extAddress ? `, EXT ${extAddress}` : ""}\n`;
+  return "  chain    off (--no-chain): no on-chain deposits or withdrawals\n";
+}

@@ -12,11 +12,14 @@ import { fileURLToPath } from "node:url";
 import { type BookSnapshot, type ListMarketsResponse, MatchingEngineClient } from "@excraft/proto";
 import { freePortBlock } from "@excraft/testkit";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { Contract, JsonRpcProvider, parseUnits, Wallet } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
 
 const serviceDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO_KEY = "k".repeat(32) + "1".repeat(32);
 const DEMO_SECRET = "s".repeat(32) + "2".repeat(32);
+/** Hardhat dev account #1 (public test mnemonic): the demo trader's linked address. */
+const DEPOSITOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 /** Every exchange process a test started: killed in afterAll even when an assertion failed. */
 const started: ChildProcess[] = [];
@@ -72,6 +75,23 @@ function unary<Res>(
   );
 }
 
+/** "12.34000000" → 1234000000n (the REST API prints 8 decimals). */
+function units(text: string): bigint {
+  const [whole, fraction = ""] = text.split(".");
+  return BigInt(whole! + fraction.padEnd(8, "0").slice(0, 8));
+}
+
+async function jsonRpc<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
 async function engineOffset(metricsPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   return Number(/^engine_input_offset\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? -1);
@@ -96,12 +116,21 @@ describe("npm start (standalone exchange)", () => {
     });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain("Usage: npm start");
+    expect(help.stdout).toContain("local EVM JSON-RPC = n+5");
+    expect(help.stdout).toContain("--no-chain");
+    expect(help.stdout).toContain("--block-time <s>");
     const bad = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "--base-port", "abc"], {
       cwd: serviceDir,
       encoding: "utf8",
     });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--base-port must be an integer 1024-65000 (got "abc")');
+    const badBlockTime = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/main.ts", "--block-time", "1.5"],
+      { cwd: serviceDir, encoding: "utf8" },
+    );
+    expect(badBlockTime.status).toBe(2);
   });
 
   it("runs the demo markets with live quotes, stops cleanly and keeps its state across a restart", async () => {
@@ -189,6 +218,40 @@ describe("npm start (standalone exchange)", () => {
     const offsetBefore = await engineOffset(basePort + 1);
     expect(offsetBefore).toBeGreaterThan(3);
 
+    // The local EVM answers on base+5 with the contracts deployed; a deposit sent from the demo
+    // trader's linked address to the hot wallet is credited once it has its confirmations.
+    const rpcUrl = `http://127.0.0.1:${basePort + 5}`;
+    expect(first.output()).toContain(`chain    ${rpcUrl}`);
+    expect(await jsonRpc<string>(rpcUrl, "eth_chainId")).toBe("0x7a69");
+    const extAddress = /contracts EXT (0x[0-9a-fA-F]{40})/.exec(first.output())?.[1];
+    const hotWallet = /hot wallet (0x[0-9a-fA-F]{40})/.exec(first.output())?.[1];
+    expect(extAddress && hotWallet, first.output()).toBeTruthy();
+    const extCode = await jsonRpc<string>(rpcUrl, "eth_getCode", [extAddress, "latest"]);
+    expect(extCode.length).toBeGreaterThan(1_000);
+    const provider = new JsonRpcProvider(rpcUrl, 31337, {
+      staticNetwork: true,
+      cacheTimeout: -1,
+    });
+    const depositor = new Wallet(DEPOSITOR_KEY, provider);
+    expect(first.output()).toContain(`linked ETH address ${depositor.address}`);
+    const ext = new Contract(extAddress!, ["function transfer(address, uint256) returns (bool)"], depositor);
+    await depositor.sendTransaction({ to: hotWallet, value: parseUnits("1.5", 18) });
+    await ext.getFunction("transfer")(hotWallet, parseUnits("250", 18));
+    provider.destroy();
+    const free = (account: Account, asset: string) =>
+      units(account.balances.find((b) => b.asset === asset)?.free ?? "0");
+    let afterDeposit = (await signed("GET", "/account", {})).body as unknown as Account;
+    const credited = () =>
+      free(afterDeposit, "ETH") === free(afterTrade, "ETH") + 150_000_000n &&
+      free(afterDeposit, "EXT") === free(afterTrade, "EXT") + 25_000_000_000n;
+    for (let i = 0; i < 150 && !credited(); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      afterDeposit = (await signed("GET", "/account", {})).body as unknown as Account;
+    }
+    expect(credited(), JSON.stringify(afterDeposit.balances)).toBe(true);
+    type Block = { number: string; hash: string };
+    const headBefore = await jsonRpc<Block>(rpcUrl, "eth_getBlockByNumber", ["latest", false]);
+
     first.child.kill("SIGTERM");
     const [code] = await once(first.child, "exit");
     expect(code, first.output()).toBe(0);
@@ -198,7 +261,7 @@ describe("npm start (standalone exchange)", () => {
       await waitReady(basePort + 1, second.child, second.output);
       // Balances and trade history survive the restart.
       const restarted = (await signed("GET", "/account", {})).body as unknown as Account;
-      expect(restarted.balances).toEqual(afterTrade.balances);
+      expect(restarted.balances).toEqual(afterDeposit.balances);
       const tradesAfter = await signed("GET", "/myTrades", { symbol: "BTCUSDT" });
       expect(tradesAfter.body).toEqual(trades.body);
       // The engine resumes from its snapshot: the offset continues, no market is added twice.
@@ -207,6 +270,11 @@ describe("npm start (standalone exchange)", () => {
       const after = await unary<ListMarketsResponse>((cb) => again.listMarkets({}, cb));
       again.close();
       expect(after.markets).toHaveLength(3);
+      // The chain came back from its journal: the same blocks (plus newer ones), the same contracts.
+      const sameBlock = await jsonRpc<Block>(rpcUrl, "eth_getBlockByNumber", [headBefore.number, false]);
+      expect(sameBlock.hash).toBe(headBefore.hash);
+      expect(await jsonRpc<string>(rpcUrl, "eth_getCode", [extAddress, "latest"])).toBe(extCode);
+      expect(second.output()).toContain(`contracts EXT ${extAddress}`);
     } finally {
       second.child.kill("SIGTERM");
       const [secondCode] = await once(second.child, "exit");

@@ -1,5 +1,6 @@
 import type { EventLog, Subscription } from "@excraft/eventlog";
-import { ExecutionEvent } from "@excraft/proto";
+import type { ExecutionEvent } from "@excraft/proto";
+import { decodeExecutionRecord } from "@excraft/proto/records";
 import type { Ledger } from "./ledger";
 
 export const EXECUTIONS_TOPIC = "executions.v1";
@@ -10,7 +11,7 @@ export interface ExecutionsConsumerOptions {
   onError?: (error: unknown) => void;
   /** Called after each batch is settled and committed. */
   onSettled?: (info: { partition: number; lastOffset: bigint; applied: number; skipped: number }) => void;
-  /** Called for a record that does not decode as an ExecutionEvent (it is skipped). */
+  /** Called for a record that does not decode as an executions.v1 event batch (it is skipped). */
   onMalformed?: (info: { partition: number; offset: bigint; error: unknown }) => void;
 }
 
@@ -36,9 +37,8 @@ export async function startExecutionsConsumer(
       const events: ExecutionEvent[] = [];
       for (const record of batch.records) {
         try {
-          const ev = ExecutionEvent.decode(record.value);
-          if (!ev.header) throw new Error("event has no header");
-          events.push(ev);
+          // A record holds many events (ADR 10); the ledger deduplicates each by its own sequence.
+          for (const ev of decodeExecutionRecord(record.value)) events.push(ev);
         } catch (error) {
           options.onMalformed?.({ partition: batch.partition, offset: record.offset, error });
         }

@@ -1,7 +1,7 @@
 /**
  * The matching-engine service for one shard: the single writer that turns orders.v1 (partition =
  * shard) into executions.v1 and marketdata.v1 (also partition = shard, so each shard's events stay
- * in one totally ordered stream).
+ * in one totally ordered stream). Outputs go out as records of many events (ADR 10).
  *
  * Life cycle: wait as a standby for the shard's leader lease → load the latest snapshot → replay
  * orders.v1 from the snapshot's offset → process batches: apply, publish the outputs durably, and
@@ -13,7 +13,7 @@ import type pg from "pg";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { BookKind } from "../engine.ts";
 import { acquireLeaderLease, type LeaderLease, migrateLeaseTable } from "./leader-lease.ts";
-import { type OutputEvent, ShardProcessor } from "./shard-processor.ts";
+import { type OutputRecord, ShardProcessor } from "./shard-processor.ts";
 import { SnapshotStore } from "./snapshot-store.ts";
 
 export const TOPICS = {
@@ -34,19 +34,31 @@ export interface EngineServiceOptions {
   bookKind?: BookKind;
   snapshotEveryCommands?: number;
   snapshotEveryMs?: number;
+  /** orders.v1 records read and applied per batch at most (default 10,000). */
   maxBatchRecords?: number;
+  /** Soft size limit of one output record (default 64 KiB). */
+  maxRecordBytes?: number;
   /** Called when the service stops on an error it cannot recover from in place (lost lease, publish failure). */
   onFatal?: (error: unknown) => void;
 }
 
 interface AppliedBatch {
-  executions: OutputEvent[];
-  marketData: OutputEvent[];
+  executions: OutputRecord[];
+  marketData: OutputRecord[];
   commands: number;
   /** orders.v1 offset after the batch: what the metrics report once it is durable. */
   inputOffset: bigint;
   started: number;
 }
+
+/**
+ * Records per read: about what one fetch of the Kafka reader returns (1 MiB of ~100-byte
+ * commands), so no fetched record is decoded only to be fetched again by the next read.
+ */
+const DEFAULT_MAX_BATCH_RECORDS = 10_000;
+
+/** Most bytes of output records sent in one publish call (one produce request). */
+const MAX_PUBLISH_BYTES = 768 * 1024;
 
 export type EngineServiceStatus =
   | "starting"
@@ -67,6 +79,9 @@ export class EngineShardService {
   private readonly abort = new AbortController();
   private commandsSinceSnapshot = 0;
   private lastSnapshotAt = Date.now();
+  /** The snapshot being compressed and stored, if any (one at a time). */
+  private snapshotting: Promise<void> | undefined;
+  private snapshotError: unknown;
   status: EngineServiceStatus = "starting";
 
   constructor(private readonly options: EngineServiceOptions) {
@@ -101,7 +116,12 @@ export class EngineShardService {
     this.metrics.epoch.set(Number(this.lease.epoch));
     const state = await this.snapshots.latest(shard);
     const processor = new ShardProcessor(
-      { shard, epoch: this.lease.epoch, bookKind: this.options.bookKind },
+      {
+        shard,
+        epoch: this.lease.epoch,
+        bookKind: this.options.bookKind,
+        maxRecordBytes: this.options.maxRecordBytes,
+      },
       state,
     );
     this.reader = await eventLog.openReader({
@@ -138,6 +158,7 @@ export class EngineShardService {
     this.status = "stopping";
     this.abort.abort();
     await this.loop?.catch(() => {});
+    await this.snapshotting;
     if (wasRunning && this.current) {
       // A final snapshot makes the next start fast; without it the next start replays more.
       await this.snapshot(this.current).catch((error) =>
@@ -160,15 +181,17 @@ export class EngineShardService {
 
   /**
    * Reads, applies and publishes until `done()`. Applying batch k+1 overlaps with publishing batch
-   * k, but publishes never overlap each other (output order is the sequence order), and a snapshot
-   * is taken only when no publish is in flight, so it never covers an event that is not durable.
+   * k, but publishes never overlap each other (output order is the sequence order). A snapshot
+   * captures the state only when no publish is in flight, so it never covers an event that is not
+   * durable; compressing and storing it then runs alongside the following batches.
    */
   private async pump(processor: ShardProcessor, done: () => boolean): Promise<void> {
     let publishing: Promise<void> | undefined;
     try {
       while (!done()) {
+        if (this.snapshotError !== undefined) throw this.snapshotError;
         const records = await this.reader!.read({
-          maxRecords: this.options.maxBatchRecords ?? 2_000,
+          maxRecords: this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS,
           maxWaitMs: 100,
         });
         if (records.length > 0) {
@@ -176,10 +199,16 @@ export class EngineShardService {
           await publishing;
           publishing = this.publishBatch(batch);
         }
-        if (this.snapshotDue()) {
+        if (this.snapshotDue() && this.snapshotting === undefined) {
           await publishing;
           publishing = undefined;
-          await this.snapshot(processor);
+          this.snapshotting = this.snapshot(processor)
+            .catch((error: unknown) => {
+              this.snapshotError = error;
+            })
+            .finally(() => {
+              this.snapshotting = undefined;
+            });
         }
       }
     } finally {
@@ -209,27 +238,44 @@ export class EngineShardService {
     this.metrics.batchSeconds.observe((performance.now() - batch.started) / 1000);
     this.commandsSinceSnapshot += batch.commands;
     this.metrics.commands.inc(batch.commands);
-    this.metrics.events.inc(TOPICS.executions, batch.executions.length);
-    this.metrics.events.inc(TOPICS.marketData, batch.marketData.length);
+    this.metrics.published(TOPICS.executions, batch.executions);
+    this.metrics.published(TOPICS.marketData, batch.marketData);
     this.metrics.inputOffset.set(Number(batch.inputOffset));
   }
 
-  private async publish(topic: string, events: OutputEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  /**
+   * Publishes a batch's records of one topic to partition = shard, in order. One publish call
+   * becomes one produce request (one Kafka record batch), so calls carry at most
+   * MAX_PUBLISH_BYTES, under the brokers' 1 MiB default message.max.bytes.
+   */
+  private async publish(topic: string, records: OutputRecord[]): Promise<void> {
     const partition = this.options.shard;
-    await this.options.eventLog.publish(
-      topic,
-      events.map((event) => ({ key: event.key, value: event.value, partition })),
-    );
+    const key = String(partition);
+    let start = 0;
+    while (start < records.length) {
+      let end = start + 1;
+      let bytes = records[start]!.value.length;
+      while (end < records.length && bytes + records[end]!.value.length <= MAX_PUBLISH_BYTES) {
+        bytes += records[end]!.value.length;
+        end++;
+      }
+      await this.options.eventLog.publish(
+        topic,
+        records.slice(start, end).map((record) => ({ key, value: record.value, partition })),
+      );
+      start = end;
+    }
   }
 
+  /** Captures the state now (synchronously), then compresses and stores it. */
   private async snapshot(processor: ShardProcessor): Promise<void> {
     const stopTimer = this.metrics.snapshotSeconds.startTimer();
-    const bytes = await this.snapshots.save(processor.state(), this.lease!.epoch);
-    stopTimer();
-    this.metrics.snapshotBytes.set(bytes);
+    const saved = this.snapshots.save(processor.state(), this.lease!.epoch);
     this.commandsSinceSnapshot = 0;
     this.lastSnapshotAt = Date.now();
+    const bytes = await saved;
+    stopTimer();
+    this.metrics.snapshotBytes.set(bytes);
   }
 
   private fail(error: unknown): void {
@@ -265,11 +311,22 @@ function engineMetrics(registry: Registry | undefined, shard: number) {
     "shard",
     "topic",
   ]);
+  const records = counter(
+    "engine_records_published_total",
+    "output records (event batches, ADR 10) published by the engine",
+    ["shard", "topic"],
+  );
   return {
     commands: counter("engine_commands_total", "orders.v1 commands applied", ["shard"]).labels({
       shard: String(shard),
     }),
-    events: { inc: (topic: string, n: number) => events.inc({ shard: String(shard), topic }, n) },
+    published: (topic: string, out: OutputRecord[]) => {
+      if (out.length === 0) return;
+      let n = 0;
+      for (const record of out) n += record.events;
+      events.inc({ shard: String(shard), topic }, n);
+      records.inc({ shard: String(shard), topic }, out.length);
+    },
     batchSeconds: histogram(
       "engine_batch_seconds",
       "apply + durable publish time per batch",

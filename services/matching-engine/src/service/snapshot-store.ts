@@ -3,7 +3,8 @@
  * every event it covers was durably published, so restoring it never skips output; the commands
  * after it are replayed from orders.v1 and re-emit the same sequences, which consumers drop.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzipSync, gzip } from "node:zlib";
 import type pg from "pg";
 import type { ShardState } from "./shard-processor.ts";
 
@@ -17,6 +18,8 @@ create table if not exists engine_snapshots (
   primary key (shard, next_input_offset)
 )`;
 
+const gzipAsync = promisify(gzip);
+
 export class SnapshotStore {
   constructor(
     private readonly pool: pg.Pool,
@@ -28,8 +31,13 @@ export class SnapshotStore {
     await this.pool.query(SCHEMA);
   }
 
+  /**
+   * Stores a snapshot. The state is serialized before the first await, so the caller may go on
+   * changing the live state it came from; compression runs on the libuv thread pool.
+   */
   async save(state: ShardState, epoch: bigint): Promise<number> {
-    const bytes = gzipSync(Buffer.from(JSON.stringify(state)));
+    const json = Buffer.from(JSON.stringify(state));
+    const bytes = await gzipAsync(json);
     await this.pool.query(
       `insert into engine_snapshots (shard, next_input_offset, epoch, state) values ($1, $2, $3, $4)
        on conflict (shard, next_input_offset) do nothing`,

@@ -129,7 +129,13 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
         if (q.symbol !== undefined || q.symbols !== undefined) throw errors.badCombo();
         list = list.filter((s) => exchangeStatus(s) === q.symbolStatus);
       }
-      return exchangeInfoJson(list, now(), options.weightPerMinute, q.showPermissionSets !== "false");
+      return exchangeInfoJson(
+        list,
+        now(),
+        options.weightPerMinute,
+        q.showPermissionSets !== "false",
+        (asset) => options.markets.assetDecimals(asset),
+      );
     },
   );
 

@@ -103,6 +103,9 @@ export const OPENAPI = {
       ),
     },
     "/api/v3/account": { get: signed("Account information (Wallet.GetBalances)", ["omitZeroBalances"], 20) },
+    "/api/v3/account/commission": {
+      get: signed("The account's commission rates in a market (Wallet.GetFeeRates)", ["symbol"], 20),
+    },
     "/v1/wallet/link/challenge": {
       post: native(
         "Create an EIP-4361 (SIWE) challenge to link an Ethereum address (Wallet.CreateLinkChallenge)",

@@ -39,6 +39,7 @@ import {
   TYPE_NAMES,
   tradeJson,
 } from "../orders/views.ts";
+import type { WalletReference } from "../orders/wallet-reference.ts";
 import { authenticate, type Params } from "./signed.ts";
 
 export { ORDERS_TOPIC, type OrdersLimit, type ValidOrder } from "../orders/order-entry.ts";
@@ -51,9 +52,8 @@ export interface OrderRoutesOptions {
   entry: OrderEntry;
   pool: pg.Pool;
   logger: Logger;
-  feesOf: (symbol: string) => FeeRates;
-  decimalsOf: (asset: string) => number | undefined;
-  defaultFees: FeeRates;
+  /** The wallet's asset decimals and the fee rates each account pays (per-account overrides applied). */
+  reference: WalletReference;
   now: () => number;
 }
 
@@ -256,6 +256,26 @@ export function validateOrder(markets: MarketRegistry, params: Params): ValidOrd
 
 // ------------------------------------------------------------------------------------ plugin
 
+/** A rate in basis points as Binance's decimal fraction ("0.00100000" for 10 bps). */
+const rate = (bps: number) => formatUnits(BigInt(bps), 4);
+
+/**
+ * One maker/taker pair for GET /account, which has no symbol: the rates most of the account's markets
+ * have (an account-wide override makes them all alike); per market: GET /account/commission.
+ */
+function accountWide(rates: (FeeRates & { symbol: string })[]): FeeRates {
+  const count = new Map<string, { f: FeeRates; n: number }>();
+  for (const r of rates) {
+    const k = `${r.makerBps}/${r.takerBps}`;
+    const c = count.get(k) ?? { f: { makerBps: r.makerBps, takerBps: r.takerBps }, n: 0 };
+    c.n++;
+    count.set(k, c);
+  }
+  let best: { f: FeeRates; n: number } | undefined;
+  for (const c of count.values()) if (!best || c.n > best.n) best = c;
+  return best?.f ?? { makerBps: 0, takerBps: 0 };
+}
+
 export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, o) => {
   const queries = new OrderQueries(o.pool);
   const signed = (request: FastifyRequest, permission: Permission) =>
@@ -264,11 +284,10 @@ export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, o
   // ---------------------------------------------------------------- POST /order, /order/test
 
   app.post("/order/test", { config: { weight: () => 1 } }, async (request) => {
-    const { params } = await signed(request, "trade");
+    const { key, params } = await signed(request, "trade");
     const v = validateOrder(o.markets, params);
     if (params.get("computeCommissionRates") === "true") {
-      const f = o.feesOf(v.spec.symbol);
-      const rate = (bps: number) => formatUnits(BigInt(bps), 4);
+      const f = await o.reference.fees(key.accountId, v.spec.symbol);
       return {
         standardCommissionForOrder: { maker: rate(f.makerBps), taker: rate(f.takerBps) },
         taxCommissionForOrder: { maker: rate(0), taker: rate(0) },
@@ -461,12 +480,32 @@ export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, o
     },
   );
 
+  app.get("/account/commission", { config: { weight: () => 20 } }, async (request) => {
+    const { key, params } = await signed(request, "read");
+    const spec = marketOf(o.markets, params);
+    const f = await o.reference.fees(key.accountId, spec.symbol);
+    const zero = { maker: rate(0), taker: rate(0), buyer: rate(0), seller: rate(0) };
+    return {
+      symbol: spec.symbol,
+      standardCommission: {
+        maker: rate(f.makerBps),
+        taker: rate(f.takerBps),
+        buyer: rate(0),
+        seller: rate(0),
+      },
+      specialCommission: zero,
+      taxCommission: zero,
+      discount: { enabledForAccount: false, enabledForSymbol: false, discountAsset: "", discount: rate(0) },
+    };
+  });
+
   app.get("/account", { config: { weight: () => 20 } }, async (request) => {
     const { key, params } = await signed(request, "read");
     const omitZero = str(params, "omitZeroBalances") === "true";
-    const balances = await o.wallet.balances(key.accountId);
-    const f = o.defaultFees;
-    const rate = (bps: number) => formatUnits(BigInt(bps), 4);
+    const [balances, f] = await Promise.all([
+      o.wallet.balances(key.accountId),
+      o.reference.accountFees(key.accountId).then(accountWide),
+    ]);
     return {
       makerCommission: f.makerBps,
       takerCommission: f.takerBps,
@@ -485,7 +524,7 @@ export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, o
         .filter((b) => !omitZero || b.free !== 0n || b.locked !== 0n)
         .sort((a, b) => (a.asset < b.asset ? -1 : a.asset > b.asset ? 1 : 0))
         .map((b) => {
-          const d = o.decimalsOf(b.asset) ?? 8;
+          const d = o.reference.decimalsOf(b.asset) ?? 8;
           return { asset: b.asset, free: formatUnits(b.free, d), locked: formatUnits(b.locked, d) };
         }),
       permissions: ["SPOT"],

@@ -3,11 +3,30 @@
  * connection) on top of the order core shared with REST (`OrderEntry`: validation, Wallet.Reserve,
  * orders.v1, engine answers) and the order projection (ExecutionReports from executions.v1 once durable).
  *
- * A session is identified by its API key and outlives its connections (in this process): inbound
+ * A session is identified by its API key and outlives its connections and gateway restarts: inbound
  * MsgSeqNum must be last+1 (otherwise SequenceGap, message not processed; a Logon with seq_num 1 starts
  * inbound numbering again); ExecutionReports and Rejects are numbered and kept (`keepMessages`) so a
  * ResendRequest or Logon.last_received_seq_num resends them with their original numbers. LogonAck,
  * Heartbeat and SequenceGap are session-level: seq_num 0, not kept.
+ *
+ * NewOrderSingles are pipelined: up to `maxInFlight` per connection are validated, reserved and made
+ * durable concurrently (so the group commits of the reservation, the wallet and the event log see
+ * them together), but each order is published, or refused, only after the session's previous one
+ * was: the engine sees a session's orders in message order and its reports come in that order. A
+ * ClOrdID is claimed when its message is taken in; a later message with the same ClOrdID waits for
+ * that order's outcome. Every other message waits until the orders before it are done.
+ *
+ * Persistence (og_mm_* tables, store.ts): a sequenced message is written to the client only once it
+ * is durable, in sequence order. ExecutionReports come from engine events and are derived inside the
+ * order projection's transaction (`participant`), so they commit with the projection cursor — no
+ * commit of their own on the hot path; a rolled-back or lost batch is delivered again and yields the
+ * same reports with the same numbers. Rejects of requests refused before the engine, and the session
+ * rows at logon, are group-committed. The orders a session placed are recorded when their first
+ * engine event is projected; the command id carries the session id (`og-<order>-s-<session>`), so an
+ * order published just before a crash is still attributed to its session when its events are
+ * projected after the restart. Inbound numbering is written with every write of the session (and at
+ * close): after a crash it may lag, so a session restored from the database accepts a Logon with any
+ * seq_num from the stored one on.
  */
 import type { Logger } from "@excraft/platform";
 import {
@@ -33,9 +52,11 @@ import { API_KEY_PATTERN, type ApiKeyStore, randomToken, signatureMatches } from
 import type { MarketRegistry } from "../markets.ts";
 import type { EngineOrdersPort } from "../orders/backends.ts";
 import { filterFailure, type OrderEntry } from "../orders/order-entry.ts";
+import type { ProjectionParticipant } from "../orders/projection.ts";
 import { OrderQueries } from "../orders/queries.ts";
 import { parseDecimal } from "../orders/units.ts";
 import { detail, ExecType, errorDetailOf, isOpenStatus, ordStatusOf, paramsOf } from "./fix.ts";
+import { MarketMakerStore, SessionChanges } from "./store.ts";
 
 export interface MarketMakerOptions {
   entry: OrderEntry;
@@ -53,6 +74,8 @@ export interface MarketMakerOptions {
   keepMessages?: number;
   /** Server heartbeat interval per connection (default 30 000 ms; 0 = only answers). */
   heartbeatIntervalMs?: number;
+  /** NewOrderSingles processed concurrently per connection (default 256). */
+  maxInFlight?: number;
   now?: () => number;
 }
 
@@ -62,33 +85,51 @@ type Body = NonNullable<ServerMessage["body"]>;
 interface OwnedOrder {
   orderId: bigint;
   clOrdId: string;
-  spec: MarketSpec;
+  symbol: string;
   open: boolean;
 }
 
 interface Connection {
   call: Call;
   session: Session | undefined;
+  /** Messages taken in, one at a time in arrival order. */
   chain: Promise<void>;
+  /** NewOrderSingles taken in and not finished. */
+  inflight: Set<Promise<void>>;
+  /** Messages received and not yet taken in (the stream is paused above a limit). */
+  queued: number;
+  paused: boolean;
   closed: boolean;
   heartbeat?: NodeJS.Timeout;
 }
 
 /** A logical session (one API key): sequence numbers, kept messages, the orders it placed. */
 class Session {
-  readonly id = randomToken(16);
   nextInbound = 1n;
   lastOutbound = 0n;
   kept: ServerMessage[] = [];
+  /** Sequenced messages not written to the client yet: each goes once durable, in sequence order. */
+  outbox: ServerMessage[] = [];
+  /** Sequence numbers in `outbox` that are durable. */
+  readonly durable = new Set<bigint>();
+  /** Loaded from the database and not logged on since (inbound numbering may lag: see logon). */
+  restored = false;
+  /** Kept messages up to here were deleted from og_mm_messages. */
+  trimmedTo = 0n;
   connection: Connection | undefined;
   cancelOnDisconnect = false;
   readonly orders = new Map<bigint, OwnedOrder>();
   /** ClOrdID → order id, for every ClOrdID this session used (new orders and replacements). */
   readonly clOrdIds = new Map<string, bigint | undefined>();
+  /** ClOrdIDs of new orders in flight → settles with the order's outcome. */
+  readonly claims = new Map<string, Promise<void>>();
+  /** Settles once the previous new order of the session was published (or refused). */
+  turn: Promise<void> = Promise.resolve();
 
   constructor(
     readonly apiKey: string,
     readonly accountId: string,
+    readonly id = randomToken(16),
   ) {}
 }
 
@@ -103,6 +144,12 @@ const CL_ORD_ID_RE = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 const SYMBOL_RE = new RegExp(SYMBOL_PATTERN);
 /** How long a command's id is kept to route the engine's answers (its events come within it). */
 const COMMAND_TTL_MS = 120_000;
+/** Messages waiting to be taken in at which a connection's stream is paused (resumed at a tenth). */
+const QUEUE_HIGH = 1_024;
+/** Kept messages beyond `keepMessages` are deleted from the database in steps of this many. */
+const TRIM_STEP = 1_024n;
+/** Command ids of a session's orders: `og-<order id>-s-<session id>` / `og-r-<order id>-s-<session id>`. */
+const TAGGED_COMMAND_RE = /^og-(?:r-)?\d+-s-([A-Za-z0-9]+)$/;
 
 class Refused extends Error {
   constructor(
@@ -114,14 +161,73 @@ class Refused extends Error {
   }
 }
 
+/**
+ * "Has the account an order with this ClOrdID in this market?" for the orders in flight, one query
+ * per round for all of them (a burst of NewOrderSingles would otherwise hold the pool's connections).
+ */
+class ClOrdIdLookups {
+  private queue: {
+    accountId: string;
+    symbol: string;
+    clOrdId: string;
+    resolve(used: boolean): void;
+    reject(error: unknown): void;
+  }[] = [];
+  private running = false;
+
+  constructor(private readonly pool: import("pg").Pool) {}
+
+  used(accountId: string, symbol: string, clOrdId: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ accountId, symbol, clOrdId, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        void this.drain();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const round = this.queue.splice(0, 1_000);
+      try {
+        const { rows } = await this.pool.query<{ a: string; s: string; c: string }>(
+          `select distinct o.account_id as a, o.symbol as s, o.client_order_id as c
+             from og_orders o join unnest($1::text[], $2::text[], $3::text[]) as u(a, s, c)
+               on o.account_id = u.a and o.symbol = u.s and o.client_order_id = u.c`,
+          [round.map((q) => q.accountId), round.map((q) => q.symbol), round.map((q) => q.clOrdId)],
+        );
+        const found = new Set(rows.map((r) => `${r.a}\u0000${r.s}\u0000${r.c}`));
+        for (const q of round) q.resolve(found.has(`${q.accountId}\u0000${q.symbol}\u0000${q.clOrdId}`));
+      } catch (error) {
+        for (const q of round) q.reject(error);
+      }
+    }
+    this.running = false;
+  }
+}
+
 export class MarketMakerSessions {
   private readonly sessions = new Map<string, Session>();
+  private readonly byId = new Map<string, Session>();
+  private readonly store: MarketMakerStore;
+  /** Changes of the projection batch being routed (inside its transaction), then until it settles. */
+  private tx: SessionChanges | undefined;
+  private txWritten: SessionChanges | undefined;
+  /** Changes for the next group commit. */
+  private group = new SessionChanges();
+  private groupScheduled = false;
+  private groupRun: Promise<void> = Promise.resolve();
+  /** Settles once the sessions are loaded from the database. */
+  private loading: Promise<void> = Promise.resolve();
   private readonly owners = new Map<bigint, Session>();
   private readonly commands = new Map<string, CommandContext>();
   private readonly connections = new Set<Connection>();
   private readonly queries: OrderQueries;
+  private readonly clOrdIdLookups: ClOrdIdLookups;
   private readonly now: () => number;
   private readonly keep: number;
+  private readonly maxInFlight: number;
   private readonly metrics;
 
   /** The grpc-js service to add to a server: `createGrpcServer({ services: [mm.service] })`. */
@@ -129,13 +235,167 @@ export class MarketMakerSessions {
 
   constructor(private readonly o: MarketMakerOptions) {
     this.queries = new OrderQueries(o.pool);
+    this.store = new MarketMakerStore(o.pool);
+    this.clOrdIdLookups = new ClOrdIdLookups(o.pool);
     this.now = o.now ?? Date.now;
     this.keep = o.keepMessages ?? 10_000;
+    this.maxInFlight = Math.max(1, o.maxInFlight ?? 256);
     this.metrics = createMarketMakerMetrics(o.registry);
     this.service = {
       definition: MarketMakerService,
       implementation: { session: (call: Call) => this.open(call) },
     };
+  }
+
+  /** Loads the sessions, their kept messages and open orders from the database (tables must exist). */
+  async start(): Promise<void> {
+    this.loading = this.restore();
+    await this.loading;
+    // The restart ended every connection: sessions that chose cancel-on-disconnect lose their orders
+    // (again, if the stop already cancelled them: the engine refuses the repeat, nothing is reported).
+    const cod = [...this.sessions.values()].filter(
+      (x) => x.cancelOnDisconnect && [...x.orders.values()].some((o) => o.open),
+    );
+    if (cod.length > 0) void this.cancelRestored(cod);
+  }
+
+  /** Cancel-on-disconnect of restored sessions, once the markets are known (loaded after start). */
+  private async cancelRestored(sessions: Session[]): Promise<void> {
+    const symbols = new Set(sessions.flatMap((x) => [...x.orders.values()].map((o) => o.symbol)));
+    const deadline = Date.now() + 60_000;
+    while ([...symbols].some((sym) => !this.o.markets.get(sym)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const x of sessions) {
+      await this.cancelAll(x).catch((error) => {
+        this.o.logger.error({ err: error, session: x.id }, "cancel-on-disconnect after restart failed");
+      });
+    }
+  }
+
+  private async restore(): Promise<void> {
+    const { sessions, messages, orders } = await this.store.load(this.keep);
+    this.sessions.clear();
+    this.byId.clear();
+    this.owners.clear();
+    for (const r of sessions) {
+      const s = new Session(r.apiKey, r.accountId, r.sessionId);
+      s.nextInbound = r.nextInbound;
+      s.kept = messages.get(r.apiKey) ?? [];
+      const last = s.kept[s.kept.length - 1]?.seqNum ?? 0n;
+      s.lastOutbound = r.lastOutbound > last ? r.lastOutbound : last;
+      s.trimmedTo = s.lastOutbound > BigInt(this.keep) ? s.lastOutbound - BigInt(this.keep) : 0n;
+      s.cancelOnDisconnect = r.cancelOnDisconnect;
+      s.restored = true;
+      this.sessions.set(s.apiKey, s);
+      this.byId.set(s.id, s);
+    }
+    for (const o of orders) {
+      const s = this.sessions.get(o.apiKey);
+      if (s) this.own(s, o.orderId, o.clOrdId, o.symbol);
+    }
+  }
+
+  /**
+   * Joins the order projection's transactions: the reports of a batch's events are derived and
+   * written inside it, and written to the clients once it committed.
+   */
+  readonly participant: ProjectionParticipant = {
+    write: async (client, events) => {
+      await this.loading;
+      const c = new SessionChanges();
+      this.tx = c;
+      try {
+        for (const e of events) {
+          try {
+            this.route(e);
+          } catch (error) {
+            this.o.logger.warn({ err: error }, "market-maker report failed");
+          }
+        }
+      } finally {
+        this.tx = undefined;
+      }
+      this.txWritten = c;
+      if (!c.empty) await this.store.write(client, c);
+    },
+    settled: (committed) => {
+      const c = this.txWritten;
+      this.txWritten = undefined;
+      if (!c || c.empty) return;
+      if (committed) this.durable(c);
+      else this.reset("projection batch rolled back");
+    },
+  };
+
+  /** Where changes go: the projection batch being routed, else the next group commit. */
+  private changes(): SessionChanges {
+    if (this.tx) return this.tx;
+    this.scheduleGroup();
+    return this.group;
+  }
+
+  private scheduleGroup(): void {
+    if (this.groupScheduled) return;
+    this.groupScheduled = true;
+    this.groupRun = this.groupRun
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(async () => {
+        this.groupScheduled = false;
+        const c = this.group;
+        this.group = new SessionChanges();
+        if (c.empty) return;
+        try {
+          await this.store.commit(c);
+          this.durable(c);
+        } catch (error) {
+          this.o.logger.error({ err: error }, "market-maker session write failed");
+          this.reset("session write failed");
+        }
+      });
+  }
+
+  /** Writes the session rows now (group-committed with whatever else is pending). */
+  private async persist(sessions: Iterable<Session>): Promise<void> {
+    const c = this.changes();
+    for (const s of sessions) c.touched.set(s.apiKey, s);
+    if (c === this.group) await this.groupRun;
+  }
+
+  /** Changes committed: their messages go to the clients, in sequence order. */
+  private durable(c: SessionChanges): void {
+    const drained = new Set<Session>();
+    for (const { apiKey, message } of c.messages) {
+      const s = c.touched.get(apiKey) as Session | undefined;
+      if (!s) continue;
+      s.durable.add(message.seqNum);
+      drained.add(s);
+    }
+    for (const s of drained) this.drain(s);
+  }
+
+  private drain(s: Session): void {
+    while (s.outbox.length > 0) {
+      const m = s.outbox[0]!;
+      if (!s.durable.delete(m.seqNum)) return;
+      s.outbox.shift();
+      if (s.connection && m.body) this.write(s.connection, m.seqNum, m.body);
+    }
+  }
+
+  /**
+   * A write failed: what this process holds may not match the database. Every stream is ended
+   * (without cancel-on-disconnect) and the sessions are loaded again; clients log on and resend.
+   */
+  private reset(reason: string): void {
+    this.o.logger.error({ reason }, "market-maker sessions reloaded from the database");
+    for (const c of [...this.connections]) {
+      this.finish(c, true);
+      if (!c.call.writableEnded) c.call.end();
+    }
+    this.loading = this.restore().catch((error) => {
+      this.o.logger.error({ err: error }, "market-maker sessions could not be reloaded");
+    });
   }
 
   /** Open connections (for tests and readiness). */
@@ -150,19 +410,45 @@ export class MarketMakerSessions {
       this.finish(c);
       if (!c.call.writableEnded) c.call.end();
     }
-    await Promise.all(all.map((c) => c.chain));
+    await Promise.all(all.map((c) => this.idle(c)));
+    // Inbound numbering of every session (written with each write, but not on every message).
+    await this.persist(this.sessions.values());
+  }
+
+  /** Settles when everything the connection took in is done. */
+  private async idle(c: Connection): Promise<void> {
+    await c.chain;
+    while (c.inflight.size > 0) await Promise.allSettled([...c.inflight]);
   }
 
   // ------------------------------------------------------------------------- connection lifecycle
 
   private open(call: Call): void {
-    const c: Connection = { call, session: undefined, chain: Promise.resolve(), closed: false };
+    const c: Connection = {
+      call,
+      session: undefined,
+      chain: Promise.resolve(),
+      inflight: new Set(),
+      queued: 0,
+      paused: false,
+      closed: false,
+    };
     this.connections.add(c);
     this.metrics.connections.inc();
     call.on("data", (m: ClientMessage) => {
       this.metrics.messagesIn.inc({ type: m.body?.$case ?? "empty" });
+      if (++c.queued >= QUEUE_HIGH && !c.paused) {
+        c.paused = true;
+        call.pause();
+      }
       c.chain = c.chain
-        .then(() => (c.closed ? undefined : this.handle(c, m)))
+        .then(() => {
+          if (--c.queued <= QUEUE_HIGH / 10 && c.paused) {
+            c.paused = false;
+            call.resume();
+          }
+          return c.closed ? undefined : this.intake(c, m);
+        })
         .catch((error) => this.o.logger.error({ err: error }, "market-maker message failed"));
     });
     call.on("end", () => {
@@ -191,8 +477,8 @@ export class MarketMakerSessions {
     s.connection = undefined;
     this.metrics.sessions.dec();
     if (s.cancelOnDisconnect && !takeover) {
-      // After what the connection already queued (an order being placed is published first).
-      c.chain = c.chain
+      // After what the connection already took in (an order being placed is published first).
+      c.chain = this.idle(c)
         .then(() => this.cancelAll(s))
         .catch((error) => {
           this.o.logger.error({ err: error, session: s.id }, "cancel-on-disconnect failed");
@@ -206,17 +492,28 @@ export class MarketMakerSessions {
     c.call.write({ seqNum, body });
   }
 
-  /** A sequenced message: numbered, kept for resend, written when the session is connected. */
+  /**
+   * A sequenced message: numbered, kept for resend, written to the database with the projection batch
+   * being routed (or group-committed), and to the client once durable.
+   */
   private emit(s: Session, body: Body): void {
     s.lastOutbound += 1n;
     const message: ServerMessage = { seqNum: s.lastOutbound, body };
     s.kept.push(message);
     if (s.kept.length > this.keep) s.kept.splice(0, s.kept.length - this.keep);
+    s.outbox.push(message);
+    const c = this.changes();
+    c.messages.push({ apiKey: s.apiKey, message });
+    c.touched.set(s.apiKey, s);
+    const keepFrom = s.lastOutbound - BigInt(this.keep);
+    if (keepFrom - s.trimmedTo >= TRIM_STEP) {
+      s.trimmedTo = keepFrom;
+      c.trims.set(s.apiKey, keepFrom);
+    }
     if (body.$case === "reject") this.metrics.rejects.inc({ code: body.value.error?.code ?? "" });
     if (body.$case === "executionReport" && body.value.execType === ExecType.REJECTED) {
       this.metrics.rejects.inc({ code: "EXECUTION_REJECTED" });
     }
-    if (s.connection) this.write(s.connection, message.seqNum, body);
   }
 
   private reject(s: Session, refSeq: bigint, error: unknown, clOrdId = ""): void {
@@ -226,10 +523,13 @@ export class MarketMakerSessions {
     this.emit(s, { $case: "reject", value: { refSeqNum: refSeq, error: e, clOrdId } });
   }
 
+  /** Kept messages in [from, to] (to 0 = all) already written; those not durable yet follow anyway. */
   private resend(s: Session, from: bigint, to: bigint): void {
     const c = s.connection;
     if (!c) return;
+    const pending = s.outbox[0]?.seqNum ?? s.lastOutbound + 1n;
     for (const m of s.kept) {
+      if (m.seqNum >= pending) break;
       if (m.seqNum >= from && (to === 0n || m.seqNum <= to) && m.body) {
         this.metrics.resent.inc();
         this.write(c, m.seqNum, m.body);
@@ -238,6 +538,27 @@ export class MarketMakerSessions {
   }
 
   // ------------------------------------------------------------------------- inbound
+
+  /**
+   * Takes in one message, in arrival order: an in-sequence NewOrderSingle of a logged-on session
+   * starts (at most `maxInFlight` at a time) and the next message is taken in at once; any other
+   * message first waits until the orders before it are done.
+   */
+  private async intake(c: Connection, m: ClientMessage): Promise<void> {
+    const s = c.session;
+    if (s && m.body?.$case === "newOrder" && m.seqNum === s.nextInbound) {
+      s.nextInbound += 1n;
+      while (c.inflight.size >= this.maxInFlight) await Promise.race(c.inflight);
+      const task = this.newOrder(s, m.seqNum, m.body.value).catch((error) =>
+        this.o.logger.error({ err: error }, "market-maker order failed"),
+      );
+      c.inflight.add(task);
+      void task.finally(() => c.inflight.delete(task));
+      return;
+    }
+    while (c.inflight.size > 0) await Promise.allSettled([...c.inflight]);
+    if (!c.closed) await this.handle(c, m);
+  }
 
   private async handle(c: Connection, m: ClientMessage): Promise<void> {
     const body = m.body;
@@ -316,8 +637,11 @@ export class MarketMakerSessions {
     if (!key.permissions.includes("trade")) {
       return refuse("PERMISSION_DENIED", "Invalid API-key, IP, or permissions for action.");
     }
+    await this.loading;
     let s = this.sessions.get(l.apiKey);
-    if (s && seqNum !== 1n && seqNum !== s.nextInbound) {
+    // Restored after a restart: messages taken in before a crash may not be counted in the database.
+    const ahead = s?.restored === true && seqNum > s.nextInbound;
+    if (s && seqNum !== 1n && seqNum !== s.nextInbound && !ahead) {
       this.metrics.gaps.inc();
       this.write(c, 0n, { $case: "gap", value: { expectedSeqNum: s.nextInbound, receivedSeqNum: seqNum } });
       return;
@@ -330,6 +654,7 @@ export class MarketMakerSessions {
       }
       s = new Session(l.apiKey, key.accountId);
       this.sessions.set(l.apiKey, s);
+      this.byId.set(s.id, s);
     }
     const previous = s.connection;
     if (previous) {
@@ -339,6 +664,10 @@ export class MarketMakerSessions {
     }
     s.nextInbound = seqNum + 1n;
     s.cancelOnDisconnect = l.cancelOnDisconnect;
+    s.restored = false;
+    // The session row (its id tags its orders' commands) is durable before anything is taken in.
+    await this.persist([s]);
+    if (c.closed) return;
     s.connection = c;
     c.session = s;
     this.metrics.sessions.inc();
@@ -348,6 +677,7 @@ export class MarketMakerSessions {
       value: { sessionId: s.id, nextExpectedSeqNum: s.nextInbound, lastSeqNum: s.lastOutbound },
     });
     if (l.lastReceivedSeqNum < s.lastOutbound) this.resend(s, l.lastReceivedSeqNum + 1n, 0n);
+    this.drain(s);
   }
 
   private track(
@@ -361,10 +691,36 @@ export class MarketMakerSessions {
     setTimeout(() => this.commands.delete(commandId), COMMAND_TTL_MS).unref();
   }
 
-  private own(s: Session, orderId: bigint, clOrdId: string, spec: MarketSpec): void {
-    s.orders.set(orderId, { orderId, clOrdId, spec, open: true });
+  private own(s: Session, orderId: bigint, clOrdId: string, symbol: string): void {
+    s.orders.set(orderId, { orderId, clOrdId, symbol, open: true });
     s.clOrdIds.set(clOrdId, orderId);
     this.owners.set(orderId, s);
+  }
+
+  /** An owned order's row (kept while open, deleted once finished), with the current batch. */
+  private record(s: Session, o: OwnedOrder): void {
+    const c = this.changes();
+    c.orders.set(o.orderId, {
+      orderId: o.orderId,
+      apiKey: s.apiKey,
+      clOrdId: o.clOrdId,
+      symbol: o.symbol,
+      open: o.open,
+    });
+    c.touched.set(s.apiKey, s);
+  }
+
+  /**
+   * The session of an order: known in this process, else named by the command id of its first
+   * events (an order published just before a restart), which makes it owned from here on.
+   */
+  private ownerOf(o: OrderState, symbol: string, commandId: string): Session | undefined {
+    const known = this.owners.get(o.orderId);
+    if (known) return known;
+    const id = TAGGED_COMMAND_RE.exec(commandId)?.[1];
+    const s = id === undefined ? undefined : this.byId.get(id);
+    if (s && s.accountId === o.accountId) this.own(s, o.orderId, o.clientOrderId, symbol);
+    return s && s.accountId === o.accountId ? s : undefined;
   }
 
   /** A ClOrdID not used before by this session nor by an order of the account in this market. */
@@ -383,26 +739,59 @@ export class MarketMakerSessions {
     return spec;
   }
 
+  /**
+   * A NewOrderSingle, concurrently with the session's other new orders: everything up to the
+   * publish runs at once; the publish (or the Reject) waits for the session's previous new order.
+   * Up to its first await it runs synchronously in message order (the turn and the ClOrdID claim).
+   */
   private async newOrder(s: Session, seq: bigint, m: NewOrderSingle): Promise<void> {
+    const previous = s.turn;
+    let passTurn!: () => void;
+    s.turn = new Promise((resolve) => {
+      passTurn = resolve;
+    });
     let claimed = false;
+    let settleClaim: (() => void) | undefined;
     try {
       if (m.clOrdId === "") throw new Refused("MISSING_FIELD", "cl_ord_id is required", "cl_ord_id");
       const v = validateOrder(this.o.markets, paramsOf(m));
-      await this.checkClOrdId(s, v.spec.symbol, m.clOrdId);
+      if (!CL_ORD_ID_RE.test(m.clOrdId)) {
+        throw new Refused("INVALID_FIELD", "cl_ord_id must match ^[.A-Z:/a-z0-9_-]{1,36}$", "cl_ord_id");
+      }
+      // The same ClOrdID on an order still in flight: its outcome decides (free again if refused).
+      for (let other = s.claims.get(m.clOrdId); other; other = s.claims.get(m.clOrdId)) await other;
+      if (s.clOrdIds.has(m.clOrdId)) throw duplicateClOrdId();
       s.clOrdIds.set(m.clOrdId, undefined);
       claimed = true;
+      s.claims.set(
+        m.clOrdId,
+        new Promise<void>((resolve) => {
+          settleClaim = resolve;
+        }),
+      );
+      if (await this.clOrdIdLookups.used(s.accountId, v.spec.symbol, m.clOrdId)) throw duplicateClOrdId();
       await this.o.entry.countOrder(s.accountId);
       await this.o.entry.place(s.accountId, v, {
         wait: false,
+        commandId: (orderId) => `og-${orderId}-s-${s.id}`,
         beforePublish: (orderId, commandId) => {
-          this.own(s, orderId, m.clOrdId, v.spec);
+          this.own(s, orderId, m.clOrdId, v.spec.symbol);
           this.track(s, "new", commandId, m.clOrdId, seq);
+          return previous;
         },
+        published: passTurn,
       });
     } catch (error) {
       // Refused before the engine: the ClOrdID may be used again (no order exists under it).
       if (claimed && s.clOrdIds.get(m.clOrdId) === undefined) s.clOrdIds.delete(m.clOrdId);
+      await previous;
       this.reject(s, seq, error, m.clOrdId);
+    } finally {
+      passTurn();
+      if (settleClaim) {
+        s.claims.delete(m.clOrdId);
+        settleClaim();
+      }
     }
   }
 
@@ -411,7 +800,7 @@ export class MarketMakerSessions {
     if (orig === "") throw new Refused("MISSING_FIELD", "orig_cl_ord_id is required", "orig_cl_ord_id");
     const id = s.clOrdIds.get(orig);
     const owned = id === undefined ? undefined : s.orders.get(id);
-    if (owned && owned.spec.symbol === spec.symbol) {
+    if (owned && owned.symbol === spec.symbol) {
       if (!owned.open) throw unknownOrderRefusal();
       return owned.orderId;
     }
@@ -482,8 +871,8 @@ export class MarketMakerSessions {
           throw error;
         }
       }
-      const commandId = `og-r-${newId}`;
-      this.own(s, newId, m.clOrdId, spec);
+      const commandId = `og-r-${newId}-s-${s.id}`;
+      this.own(s, newId, m.clOrdId, spec.symbol);
       this.track(s, "replace", commandId, m.clOrdId, seq);
       let events: ExecutionEvent[];
       try {
@@ -534,13 +923,13 @@ export class MarketMakerSessions {
       if (m.symbol !== "") symbols.add(this.spec(m.symbol).symbol);
       else {
         for (const r of await this.queries.openOrders(s.accountId)) symbols.add(r.symbol);
-        for (const o of s.orders.values()) if (o.open) symbols.add(o.spec.symbol);
+        for (const o of s.orders.values()) if (o.open) symbols.add(o.symbol);
       }
       const open =
         m.symbol === ""
           ? symbols.size
           : (await this.queries.openOrders(s.accountId, m.symbol)).length +
-            [...s.orders.values()].filter((o) => o.open && o.spec.symbol === m.symbol).length;
+            [...s.orders.values()].filter((o) => o.open && o.symbol === m.symbol).length;
       if (open === 0) throw unknownOrderRefusal("no open orders");
       for (const symbol of symbols) {
         const spec = this.spec(symbol);
@@ -562,12 +951,13 @@ export class MarketMakerSessions {
   private async cancelAll(s: Session): Promise<void> {
     if (s.connection) return; // logged on again meanwhile
     for (const o of s.orders.values()) {
-      if (!o.open) continue;
+      const spec = this.o.markets.get(o.symbol);
+      if (!o.open || !spec) continue;
       const commandId = `og-c-${o.orderId}-cod-${randomToken(6)}`;
       this.track(s, "cod", commandId, "", 0n);
       this.metrics.codCancels.inc();
       await this.o.entry.command(
-        o.spec,
+        spec,
         commandId,
         { $case: "cancel", value: { accountId: s.accountId, orderId: o.orderId, clientOrderId: "" } },
         false,
@@ -577,27 +967,17 @@ export class MarketMakerSessions {
 
   // ------------------------------------------------------------------------- engine events → reports
 
-  /** The projection's listener: each durable batch's admitted events. */
-  readonly onExecutions = (events: ExecutionEvent[]): void => {
-    for (const e of events) {
-      try {
-        this.route(e);
-      } catch (error) {
-        this.o.logger.warn({ err: error }, "market-maker report failed");
-      }
-    }
-  };
-
   private route(e: ExecutionEvent): void {
     const body = e.event;
     if (!body) return;
-    const ctx = this.commands.get(e.header?.commandId ?? "");
+    const commandId = e.header?.commandId ?? "";
+    const ctx = this.commands.get(commandId);
     const time = e.header?.timeMs ?? 0n;
     const execBase = `${e.header?.shard ?? 0}-${e.header?.sequence ?? 0n}`;
     switch (body.$case) {
       case "accepted": {
         const o = body.value.order;
-        const s = o && this.owners.get(o.orderId);
+        const s = o && this.ownerOf(o, e.symbol, commandId);
         if (o && s) this.report(s, e.symbol, o, ExecType.NEW, execBase, time, {});
         return;
       }
@@ -607,7 +987,8 @@ export class MarketMakerSessions {
           [t.maker, "m"],
           [t.taker, "t"],
         ] as const) {
-          const s = o && this.owners.get(o.orderId);
+          // The command is the taker's: only its order may be named by the command id.
+          const s = o && (side === "t" ? this.ownerOf(o, e.symbol, commandId) : this.owners.get(o.orderId));
           const spec = this.o.markets.get(e.symbol);
           if (o && s && spec) {
             this.report(s, e.symbol, o, ExecType.TRADE, `${execBase}-${side}`, time, {
@@ -651,10 +1032,8 @@ export class MarketMakerSessions {
         if (!s) return;
         const old = s.orders.get(oldOrder.orderId);
         if (old) old.open = false;
-        if (!s.orders.has(newOrder.orderId)) {
-          const spec = this.o.markets.get(e.symbol);
-          if (spec) this.own(s, newOrder.orderId, newOrder.clientOrderId, spec);
-        }
+        if (old) this.record(s, old);
+        if (!s.orders.has(newOrder.orderId)) this.own(s, newOrder.orderId, newOrder.clientOrderId, e.symbol);
         this.report(s, e.symbol, newOrder, ExecType.REPLACED, execBase, time, {
           origClOrdId: oldOrder.clientOrderId,
           text: body.value.keptPriority ? "PRIORITY_KEPT" : "PRIORITY_LOST",
@@ -662,21 +1041,32 @@ export class MarketMakerSessions {
         return;
       }
       case "rejected": {
-        if (!ctx) return;
-        const { session: s } = ctx;
+        const rejected = body.value.order;
+        // After a restart the command's context is gone: a new order's session is named by its command id.
+        const owner = !ctx && rejected?.orderId ? this.ownerOf(rejected, e.symbol, commandId) : undefined;
+        const context: CommandContext | undefined =
+          ctx ??
+          (owner && rejected
+            ? { session: owner, kind: "new", clOrdId: rejected.clientOrderId, refSeq: 0n }
+            : undefined);
+        if (!context) return;
+        const s = context.session;
         const reason = body.value.reason;
         const text = body.value.message ? `${reason}: ${body.value.message}` : reason;
-        if (ctx.kind === "new") {
+        if (context.kind === "new") {
           const o = body.value.order;
-          const id = o?.orderId || s.clOrdIds.get(ctx.clOrdId);
+          const id = o?.orderId || s.clOrdIds.get(context.clOrdId);
           const owned = id === undefined ? undefined : s.orders.get(id);
-          if (owned) owned.open = false;
+          if (owned) {
+            owned.open = false;
+            this.record(s, owned);
+          }
           this.emit(s, {
             $case: "executionReport",
             value: {
               ...emptyReport(),
               orderId: id?.toString() ?? "",
-              clOrdId: ctx.clOrdId,
+              clOrdId: context.clOrdId,
               execId: execBase,
               execType: ExecType.REJECTED,
               ordStatus: "8",
@@ -686,17 +1076,17 @@ export class MarketMakerSessions {
               transactTimeMs: time,
             },
           });
-        } else if (ctx.kind === "replace") {
-          const id = s.clOrdIds.get(ctx.clOrdId);
-          if (id !== undefined) this.disown(s, id, ctx.clOrdId);
+        } else if (context.kind === "replace") {
+          const id = s.clOrdIds.get(context.clOrdId);
+          if (id !== undefined) this.disown(s, id, context.clOrdId);
           this.emit(s, {
             $case: "reject",
-            value: { refSeqNum: ctx.refSeq, error: detail(reason, text), clOrdId: ctx.clOrdId },
+            value: { refSeqNum: context.refSeq, error: detail(reason, text), clOrdId: context.clOrdId },
           });
-        } else if (ctx.kind !== "cod") {
+        } else if (context.kind !== "cod") {
           this.emit(s, {
             $case: "reject",
-            value: { refSeqNum: ctx.refSeq, error: detail(reason, text), clOrdId: ctx.clOrdId },
+            value: { refSeqNum: context.refSeq, error: detail(reason, text), clOrdId: context.clOrdId },
           });
         }
         return;
@@ -717,8 +1107,11 @@ export class MarketMakerSessions {
   ): void {
     const owned = s.orders.get(o.orderId);
     const open = isOpenStatus(o.status);
-    if (owned) owned.open = open;
-    const spec = owned?.spec ?? this.o.markets.get(symbol);
+    if (owned) {
+      owned.open = open;
+      this.record(s, owned);
+    }
+    const spec = this.o.markets.get(symbol);
     const p = (v: bigint) => (spec ? priceText(spec, v) : v.toString());
     const q = (v: bigint) => (spec ? qtyText(spec, v) : v.toString());
     this.emit(s, {

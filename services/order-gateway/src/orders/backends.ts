@@ -4,7 +4,19 @@
  * `ErrorDetail` code kept for the rest.
  */
 import { errorDetailsOf } from "@excraft/platform";
-import { type Balance, MatchingEngineClient, type OrderState, WalletClient } from "@excraft/proto";
+import {
+  type Asset,
+  type Balance,
+  type FeeRate,
+  type GetAssetsRequest,
+  type GetBalancesRequest,
+  type GetFeeRatesRequest,
+  MatchingEngineClient,
+  type OrderState,
+  type ReleaseRequest,
+  type ReserveRequest,
+  WalletClient,
+} from "@excraft/proto";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { BinanceError, errors } from "../errors.ts";
 
@@ -26,6 +38,10 @@ export interface WalletPort {
   /** amount 0 = everything still held. A missing reservation (NOT_FOUND) is not an error. */
   release(accountId: string, orderId: bigint, amount?: bigint): Promise<void>;
   balances(accountId: string): Promise<Balance[]>;
+  /** The wallet's asset registry (symbol, ledger decimals): the gateway keeps no copy in its config. */
+  assets(): Promise<Asset[]>;
+  /** The rates `accountId` pays (its overrides applied) in `symbol`, or in every market for "". */
+  feeRates(accountId: string, symbol?: string): Promise<FeeRate[]>;
   close(): void;
 }
 
@@ -36,21 +52,98 @@ function unary<T>(
   return new Promise((resolve, reject) =>
     send(new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
       if (!error) return resolve(value);
-      const detail = errorDetailsOf(error.metadata)[0];
-      reject(new WalletCallError(detail?.code ?? status[error.code] ?? "UNKNOWN", error.code, error.message));
+      reject(walletCallError(error));
     }),
   );
+}
+
+function walletCallError(error: ServiceError): WalletCallError {
+  const detail = errorDetailsOf(error.metadata)[0];
+  return new WalletCallError(detail?.code ?? status[error.code] ?? "UNKNOWN", error.code, error.message);
+}
+
+/** The wallet calls order entry makes, however they reach the wallet. */
+interface WalletCalls {
+  reserve(request: ReserveRequest): Promise<{ balance?: Balance }>;
+  release(request: ReleaseRequest): Promise<unknown>;
+  getBalances(request: GetBalancesRequest): Promise<{ balances: Balance[] }>;
+  getAssets(request: GetAssetsRequest): Promise<{ assets: Asset[] }>;
+  getFeeRates(request: GetFeeRatesRequest): Promise<{ rates: FeeRate[] }>;
+  close(): void;
 }
 
 export function grpcWallet(target: string | WalletClient, timeoutMs = 5_000): WalletPort {
   const owned = typeof target === "string";
   const client = typeof target === "string" ? new WalletClient(target, credentials.createInsecure()) : target;
+  return walletPort({
+    reserve: (request) =>
+      unary<{ balance?: Balance }>(timeoutMs, (md, o, cb) => client.reserve(request, md, o, cb)),
+    release: (request) => unary(timeoutMs, (md, o, cb) => client.release(request, md, o, cb)),
+    getBalances: (request) =>
+      unary<{ balances: Balance[] }>(timeoutMs, (md, o, cb) => client.getBalances(request, md, o, cb)),
+    getAssets: (request) =>
+      unary<{ assets: Asset[] }>(timeoutMs, (md, o, cb) => client.getAssets(request, md, o, cb)),
+    getFeeRates: (request) =>
+      unary<{ rates: FeeRate[] }>(timeoutMs, (md, o, cb) => client.getFeeRates(request, md, o, cb)),
+    close() {
+      if (owned) client.close();
+    },
+  });
+}
+
+/** A unary handler as grpc-js servers call it (`createWalletHandlers` of @excraft/wallet). */
+type UnaryHandler<Req, Res> = (
+  call: { request: Req; metadata: Metadata },
+  callback: (error: unknown, value?: Res) => void,
+) => void;
+
+export interface WalletHandlers {
+  reserve: UnaryHandler<ReserveRequest, { balance?: Balance }>;
+  release: UnaryHandler<ReleaseRequest, unknown>;
+  getBalances: UnaryHandler<GetBalancesRequest, { balances: Balance[] }>;
+  getAssets: UnaryHandler<GetAssetsRequest, { assets: Asset[] }>;
+  getFeeRates: UnaryHandler<GetFeeRatesRequest, { rates: FeeRate[] }>;
+}
+
+/**
+ * The wallet service's own handlers called in the same process (one-process mode: `npm start`):
+ * the same requests, answers and errors as `grpcWallet`, without protobuf encoding, HTTP/2 and a
+ * second pass through the event loop per call. The deadline is kept: a call not answered within
+ * `timeoutMs` fails as DEADLINE_EXCEEDED, as over the network.
+ */
+export function inProcessWallet(handlers: WalletHandlers, timeoutMs = 5_000): WalletPort {
+  const call = <Req, Res>(handler: UnaryHandler<Req, Res>, request: Req) =>
+    new Promise<Res>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new WalletCallError("DEADLINE_EXCEEDED", status.DEADLINE_EXCEEDED, "Deadline exceeded")),
+        timeoutMs,
+      );
+      handler({ request, metadata: new Metadata() }, (error, value) => {
+        clearTimeout(timer);
+        if (!error) return resolve(value as Res);
+        const e = error as Partial<ServiceError>;
+        // A handler's error that is not a gRPC status reaches a remote client as UNKNOWN.
+        if (typeof e.code !== "number") {
+          return reject(new WalletCallError("UNKNOWN", status.UNKNOWN, String(e.message ?? error)));
+        }
+        reject(walletCallError(e as ServiceError));
+      });
+    });
+  return walletPort({
+    reserve: (request) => call(handlers.reserve, request),
+    release: (request) => call(handlers.release, request),
+    getBalances: (request) => call(handlers.getBalances, request),
+    getAssets: (request) => call(handlers.getAssets, request),
+    getFeeRates: (request) => call(handlers.getFeeRates, request),
+    close() {},
+  });
+}
+
+function walletPort(calls: WalletCalls): WalletPort {
   return {
     async reserve(accountId, asset, amount, orderId) {
       try {
-        const r = await unary<{ balance?: Balance }>(timeoutMs, (md, o, cb) =>
-          client.reserve({ accountId, asset, amount, orderId: orderId.toString() }, md, o, cb),
-        );
+        const r = await calls.reserve({ accountId, asset, amount, orderId: orderId.toString() });
         return r.balance;
       } catch (error) {
         if (error instanceof WalletCallError) {
@@ -65,9 +158,7 @@ export function grpcWallet(target: string | WalletClient, timeoutMs = 5_000): Wa
     },
     async release(accountId, orderId, amount = 0n) {
       try {
-        await unary(timeoutMs, (md, o, cb) =>
-          client.release({ accountId, orderId: orderId.toString(), amount }, md, o, cb),
-        );
+        await calls.release({ accountId, orderId: orderId.toString(), amount });
       } catch (error) {
         if (error instanceof WalletCallError && error.code === "NOT_FOUND") return;
         throw error;
@@ -75,17 +166,27 @@ export function grpcWallet(target: string | WalletClient, timeoutMs = 5_000): Wa
     },
     async balances(accountId) {
       try {
-        const r = await unary<{ balances: Balance[] }>(timeoutMs, (md, o, cb) =>
-          client.getBalances({ accountId }, md, o, cb),
-        );
+        const r = await calls.getBalances({ accountId });
         return r.balances;
       } catch (error) {
         throw Object.assign(errors.disconnected(), { cause: error });
       }
     },
-    close() {
-      if (owned) client.close();
+    async assets() {
+      try {
+        return (await calls.getAssets({})).assets;
+      } catch (error) {
+        throw Object.assign(errors.disconnected(), { cause: error });
+      }
     },
+    async feeRates(accountId, symbol = "") {
+      try {
+        return (await calls.getFeeRates({ accountId, symbol })).rates;
+      } catch (error) {
+        throw Object.assign(errors.disconnected(), { cause: error });
+      }
+    },
+    close: () => calls.close(),
   };
 }
 

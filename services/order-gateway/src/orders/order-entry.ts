@@ -15,7 +15,6 @@ import {
   Side,
   type TimeInForce,
 } from "@excraft/proto";
-import type pg from "pg";
 import type { OrderBookSource } from "../engine/order-book-source.ts";
 import { BinanceError, errors } from "../errors.ts";
 import type { RateLimitStore } from "../http/rate-limit.ts";
@@ -23,8 +22,10 @@ import { randomToken } from "../keys/api-keys.ts";
 import type { WalletPort } from "./backends.ts";
 import type { OrderIdAllocator } from "./order-ids.ts";
 import type { PendingCommands } from "./projection.ts";
-import { baseMinor, commissionOf, type FeeRates, notionalOf, quoteMinor } from "./units.ts";
+import type { ReservationJournal } from "./reservations.ts";
+import { baseMinor, commissionOf, notionalOf, quoteMinor } from "./units.ts";
 import { type OrderRow, rowFromState, type TradeRow } from "./views.ts";
+import type { WalletReference } from "./wallet-reference.ts";
 
 export const ORDERS_TOPIC = "orders.v1";
 
@@ -60,11 +61,12 @@ export interface OrderEntryOptions {
   books: OrderBookSource;
   orderIds: OrderIdAllocator;
   pending: PendingCommands;
-  pool: pg.Pool;
+  /** og_reservations (group-committed rows; the reconciler's safety net). */
+  reservations: ReservationJournal;
   logger: Logger;
   ordersLimit: OrdersLimit;
-  feesOf: (symbol: string) => FeeRates;
-  decimalsOf: (asset: string) => number | undefined;
+  /** The wallet's asset decimals (reservations) and account fee rates (commissions of fills). */
+  reference: WalletReference;
   /** How long a caller waits for the engine's events of a command. */
   responseTimeoutMs: number;
   /** Extra quote reserved for a STOP_LOSS / TAKE_PROFIT (market) BUY over stopPrice × quantity (bps). */
@@ -112,6 +114,7 @@ export function rejectError(reason: string, message: string): EngineRejectError 
     case "LOT_SIZE":
       return e(-1013, "Filter failure: LOT_SIZE");
     case "MIN_NOTIONAL":
+    case "MAX_NOTIONAL":
       return e(-1013, "Filter failure: NOTIONAL");
     case "UNKNOWN_SYMBOL":
       return e(-1121, "Invalid symbol.");
@@ -185,8 +188,11 @@ export class OrderEntry {
   /** Funds to lock, in the wallet's minor units, and the engine budget (notional units) for BUYs. */
   async reservationOf(v: ValidOrder): Promise<{ asset: string; amount: bigint; budget: bigint }> {
     const { spec } = v;
+    // A market listed after start may bring an asset the gateway has not loaded yet.
+    const paying = v.side === Side.BUY ? spec.quoteAsset : spec.baseAsset;
+    if (this.o.reference.decimalsOf(paying) === undefined) await this.o.reference.prepare([], [], [paying]);
     if (v.side === Side.BUY) {
-      const d = this.o.decimalsOf(spec.quoteAsset);
+      const d = this.o.reference.decimalsOf(spec.quoteAsset);
       if (d === undefined) throw insufficientFunds();
       let notional: bigint;
       if (v.quoteOrderQty > 0n) notional = v.quoteOrderQty;
@@ -197,7 +203,7 @@ export class OrderEntry {
       const amount = quoteMinor(spec, notional, d).ceil || 1n;
       return { asset: spec.quoteAsset, amount, budget: notionalOf(spec, amount, d) || 1n };
     }
-    const d = this.o.decimalsOf(spec.baseAsset);
+    const d = this.o.reference.decimalsOf(spec.baseAsset);
     if (d === undefined) throw insufficientFunds();
     const quantity = v.quoteOrderQty > 0n ? await this.walkQty(spec, v.quoteOrderQty) : v.quantity;
     return { asset: spec.baseAsset, amount: baseMinor(spec, quantity, d).ceil || 1n, budget: 0n };
@@ -206,7 +212,7 @@ export class OrderEntry {
   /** What a resting limit order of `quantity` at `price` holds (wallet minor units of the paying asset). */
   holdOf(spec: MarketSpec, side: Side, price: bigint, quantity: bigint): { asset: string; amount: bigint } {
     const asset = side === Side.BUY ? spec.quoteAsset : spec.baseAsset;
-    const d = this.o.decimalsOf(asset);
+    const d = this.o.reference.decimalsOf(asset);
     if (d === undefined) throw insufficientFunds();
     const amount =
       side === Side.BUY ? quoteMinor(spec, price * quantity, d).ceil : baseMinor(spec, quantity, d).ceil;
@@ -244,25 +250,26 @@ export class OrderEntry {
   }
 
   /**
-   * Reserves `amount` of `asset` for `orderId` behind an og_reservations row (the reconciler's
-   * safety net); a refused reservation deletes the row and rethrows.
+   * Reserves `amount` of `asset` for `orderId` behind a durable og_reservations row (the reconciler's
+   * safety net, group-committed with concurrent orders' rows); a refused reservation drops the row
+   * and rethrows.
    */
   async reserve(accountId: string, symbol: string, asset: string, amount: bigint, orderId: bigint) {
-    await this.o.pool.query(
-      "insert into og_reservations (order_id, account_id, symbol, created_ms) values ($1, $2, $3, $4)",
-      [orderId.toString(), accountId, symbol, this.o.now()],
-    );
+    await this.o.reservations.add(orderId, accountId, symbol);
     try {
       await this.o.wallet.reserve(accountId, asset, amount, orderId);
     } catch (error) {
-      await this.forget(orderId);
+      void this.forget(orderId);
       throw error;
     }
   }
 
-  /** Drops the og_reservations row of an order (the order reached the engine or holds nothing). */
-  async forget(orderId: bigint): Promise<void> {
-    await this.o.pool.query("delete from og_reservations where order_id = $1", [orderId.toString()]);
+  /**
+   * Drops the og_reservations row of an order (it reached the engine or holds nothing). Batched and
+   * off the order's critical path: a lost delete only leaves a row the reconciler drops later.
+   */
+  forget(orderId: bigint): Promise<void> {
+    return this.o.reservations.forget(orderId);
   }
 
   /** Releases what the wallet still holds for an order that never reached the engine, then forgets it. */
@@ -275,13 +282,21 @@ export class OrderEntry {
 
   /**
    * Places a validated order: order id from the sequence → og_reservations → Wallet.Reserve → publish
-   * (released again when publishing fails) → row deleted. `wait` also waits for the engine's events.
-   * `beforePublish` runs once the order id is known, before the command can reach the engine.
+   * (released again when publishing fails) → row dropped (not awaited). `wait` also waits for the
+   * engine's events. `beforePublish` runs once the order id is known, before the command can reach the
+   * engine; when it returns a promise, publishing waits for it (the market-maker session publishes its
+   * orders in message order). `published` runs as soon as the publish call is made, before it is durable.
    */
   async place(
     accountId: string,
     v: ValidOrder,
-    opts: { wait: boolean; beforePublish?: (orderId: bigint, commandId: string) => void },
+    opts: {
+      wait: boolean;
+      beforePublish?: (orderId: bigint, commandId: string) => void | Promise<void>;
+      /** The command id (default `og-<orderId>`); the market-maker session tags its commands. */
+      commandId?: (orderId: bigint) => string;
+      published?: () => void;
+    },
   ): Promise<PlacedOrder> {
     const { spec } = v;
     const { asset, amount, budget } = await this.reservationOf(v);
@@ -291,8 +306,9 @@ export class OrderEntry {
     const clientOrderId = v.clientOrderId ?? `x-${randomToken(20)}`;
     const t = this.o.now();
     await this.reserve(accountId, spec.symbol, asset, amount, orderId);
-    const commandId = `og-${orderId}`;
-    opts.beforePublish?.(orderId, commandId);
+    const commandId = opts.commandId?.(orderId) ?? `og-${orderId}`;
+    const before = opts.beforePublish?.(orderId, commandId);
+    if (before) await before;
     const waiting = opts.wait ? this.o.pending.wait(commandId, this.o.responseTimeoutMs) : undefined;
     const command: OrderCommand = {
       commandId,
@@ -317,7 +333,9 @@ export class OrderEntry {
       },
     };
     try {
-      await this.publish(command, spec);
+      const publishing = this.publish(command, spec);
+      opts.published?.();
+      await publishing;
     } catch (error) {
       this.o.pending.cancel(commandId);
       this.o.logger.error(
@@ -327,7 +345,7 @@ export class OrderEntry {
       await this.releaseUnpublished(accountId, orderId);
       throw Object.assign(errors.disconnected(), { cause: error });
     }
-    await this.forget(orderId);
+    void this.forget(orderId);
     return {
       orderId,
       clientOrderId,
@@ -383,7 +401,8 @@ export class OrderEntry {
           setState(t.maker, time);
           setState(t.taker, time);
           const mine = t.taker?.orderId === orderId ? false : t.maker?.orderId === orderId ? true : undefined;
-          if (mine !== undefined) {
+          const own = mine ? t.maker : t.taker;
+          if (mine !== undefined && own) {
             const isBuyer = mine === t.buyerIsMaker;
             const c = commissionOf(
               spec,
@@ -391,8 +410,9 @@ export class OrderEntry {
               t.quantity,
               isBuyer,
               mine,
-              this.o.feesOf(spec.symbol),
-              this.o.decimalsOf,
+              // Fetched by the projection for this batch: the rates og_trades records too.
+              this.o.reference.cachedFees(own.accountId, spec.symbol),
+              this.o.reference.decimalsOf,
             );
             out.fills.push({
               symbol: spec.symbol,

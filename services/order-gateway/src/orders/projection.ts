@@ -6,12 +6,14 @@
  */
 import type { Batch, EventLog, Subscription } from "@excraft/eventlog";
 import type { Logger } from "@excraft/platform";
-import { ExecutionEvent, type OrderState } from "@excraft/proto";
+import type { ExecutionEvent, OrderState } from "@excraft/proto";
+import { decodeExecutionRecord } from "@excraft/proto/records";
 import type pg from "pg";
 import type { MarketRegistry } from "../markets.ts";
 import { admit, EXECUTIONS_TOPIC } from "../projector/projector.ts";
 import type { StreamCursor } from "../projector/types.ts";
-import { commissionOf, type FeeRates } from "./units.ts";
+import { commissionOf } from "./units.ts";
+import type { WalletReference } from "./wallet-reference.ts";
 
 /** Waiters for the engine's answer to one command (keyed by command id). */
 export class PendingCommands {
@@ -65,14 +67,23 @@ export class PendingCommands {
   }
 }
 
+/**
+ * A writer whose rows must commit or roll back with a projection batch (the market-maker sessions'
+ * reports): `write` runs inside the batch's transaction, `settled` after its commit or rollback.
+ */
+export interface ProjectionParticipant {
+  write(client: pg.PoolClient, events: ExecutionEvent[]): Promise<void>;
+  settled(committed: boolean): void;
+}
+
 export interface OrderProjectionOptions {
   eventLog: EventLog;
   pool: pg.Pool;
   markets: MarketRegistry;
   logger: Logger;
   pending: PendingCommands;
-  feesOf: (symbol: string) => FeeRates;
-  decimalsOf: (asset: string) => number | undefined;
+  /** The wallet's asset decimals and the fee rates each account pays (commissions of og_trades). */
+  reference: WalletReference;
   /** Each gateway replica needs its own group (every replica must see every event). */
   groupId: string;
 }
@@ -81,6 +92,7 @@ export class OrderProjection {
   private subscription: Subscription | undefined;
   private chain: Promise<void> = Promise.resolve();
   private readonly listeners: ((events: ExecutionEvent[]) => void)[] = [];
+  private readonly participants: ProjectionParticipant[] = [];
   /** Records consumed (for tests). */
   consumed = 0;
 
@@ -100,6 +112,11 @@ export class OrderProjection {
     });
   }
 
+  /** Writes rows in each batch's transaction (see ProjectionParticipant). */
+  addParticipant(participant: ProjectionParticipant): void {
+    this.participants.push(participant);
+  }
+
   /** Receives the admitted events of every durable batch (user data streams). */
   addListener(listener: (events: ExecutionEvent[]) => void): void {
     this.listeners.push(listener);
@@ -114,13 +131,19 @@ export class OrderProjection {
     const decoded: { event: ExecutionEvent; offset: bigint }[] = [];
     for (const record of batch.records) {
       try {
-        decoded.push({ event: ExecutionEvent.decode(record.value), offset: record.offset });
+        // A record holds many events (ADR 10): each is admitted by its own (shard, epoch, sequence).
+        for (const event of decodeExecutionRecord(record.value)) {
+          decoded.push({ event, offset: record.offset });
+        }
       } catch (error) {
         this.o.logger.warn({ err: error, offset: record.offset.toString() }, "undecodable execution event");
       }
     }
+    await this.prepareFees(decoded);
     const admitted: ExecutionEvent[] = [];
+    const writes = new ProjectionWrites();
     const client = await this.o.pool.connect();
+    const joined: ProjectionParticipant[] = [];
     try {
       await client.query("begin");
       const cursors = new Map<number, StreamCursor>();
@@ -129,12 +152,11 @@ export class OrderProjection {
         if (!header) continue;
         let cursor = cursors.get(header.shard);
         if (!cursor) {
-          await client.query(
-            "insert into og_cursors (shard, epoch, sequence) values ($1, 0, 0) on conflict do nothing",
-            [header.shard],
-          );
+          // One round trip: the upsert creates the row if needed and locks it (as FOR UPDATE would).
           const { rows } = await client.query<{ epoch: string; sequence: string }>(
-            "select epoch::text, sequence::text from og_cursors where shard = $1 for update",
+            `insert into og_cursors (shard, epoch, sequence) values ($1, 0, 0)
+             on conflict (shard) do update set shard = excluded.shard
+             returning epoch::text, sequence::text`,
             [header.shard],
           );
           cursor = { epoch: BigInt(rows[0]!.epoch), sequence: BigInt(rows[0]!.sequence) };
@@ -142,8 +164,15 @@ export class OrderProjection {
         }
         const verdict = admit(cursor, header.epoch, header.sequence);
         if (verdict === "stale" || verdict === "duplicate") continue;
-        await this.applyEvent(client, event);
+        this.collect(writes, event);
         admitted.push(event);
+      }
+      await writes.write(client);
+      if (admitted.length > 0) {
+        for (const p of this.participants) {
+          joined.push(p);
+          await p.write(client, admitted);
+        }
       }
       for (const [shard, c] of cursors) {
         await client.query("update og_cursors set epoch = $2, sequence = $3 where shard = $1", [
@@ -155,10 +184,12 @@ export class OrderProjection {
       await client.query("commit");
     } catch (error) {
       await client.query("rollback").catch(() => {});
+      for (const p of joined) p.settled(false);
       throw error;
     } finally {
       client.release();
     }
+    for (const p of joined) p.settled(true);
     this.consumed += batch.records.length;
     this.notify(batch, decoded);
     if (admitted.length > 0) {
@@ -170,6 +201,27 @@ export class OrderProjection {
         }
       }
     }
+  }
+
+  /**
+   * Fetches (or refreshes) the fee rates of every account that trades in the batch, before its
+   * transaction: commissions are then computed synchronously, and the listeners (executionReport)
+   * and RESULT/FULL answers of the batch find the same rates in the cache.
+   */
+  private async prepareFees(decoded: { event: ExecutionEvent }[]): Promise<void> {
+    const accounts = new Set<string>();
+    const symbols = new Set<string>();
+    const assets = new Set<string>();
+    for (const { event } of decoded) {
+      const body = event.event;
+      if (body?.$case !== "trade") continue;
+      if (body.value.maker) accounts.add(body.value.maker.accountId);
+      if (body.value.taker) accounts.add(body.value.taker.accountId);
+      symbols.add(event.symbol);
+      const spec = this.o.markets.get(event.symbol);
+      if (spec) assets.add(spec.baseAsset).add(spec.quoteAsset);
+    }
+    if (accounts.size > 0) await this.o.reference.prepare(accounts, symbols, assets);
   }
 
   /** A waiting command whose events reached the end of the previous batch (more may follow). */
@@ -200,7 +252,8 @@ export class OrderProjection {
     }
   }
 
-  private async applyEvent(client: pg.PoolClient, event: ExecutionEvent): Promise<void> {
+  /** The rows an event changes, merged into the batch's writes (one statement per table per batch). */
+  private collect(writes: ProjectionWrites, event: ExecutionEvent): void {
     const body = event.event;
     const time = Number(event.header?.timeMs ?? 0n);
     switch (body?.$case) {
@@ -208,46 +261,49 @@ export class OrderProjection {
       case "cancelled":
       case "expired":
       case "triggered":
-        if (body.value.order) await this.upsertOrder(client, event.symbol, body.value.order, time);
+        if (body.value.order) writes.order(event.symbol, body.value.order, time);
         return;
       case "replaced":
-        if (body.value.oldOrder) await this.upsertOrder(client, event.symbol, body.value.oldOrder, time);
-        if (body.value.newOrder) await this.upsertOrder(client, event.symbol, body.value.newOrder, time);
+        if (body.value.oldOrder) writes.order(event.symbol, body.value.oldOrder, time);
+        if (body.value.newOrder) writes.order(event.symbol, body.value.newOrder, time);
         return;
       case "trade": {
         const t = body.value;
         if (!t.maker || !t.taker) return;
-        await this.upsertOrder(client, event.symbol, t.maker, time);
-        await this.upsertOrder(client, event.symbol, t.taker, time);
+        writes.order(event.symbol, t.maker, time);
+        writes.order(event.symbol, t.taker, time);
         const spec = this.o.markets.get(event.symbol);
-        const fees = this.o.feesOf(event.symbol);
+        const { reference } = this.o;
         for (const [o, isMaker] of [
           [t.maker, true],
           [t.taker, false],
         ] as const) {
           const isBuyer = isMaker === t.buyerIsMaker;
           const c = spec
-            ? commissionOf(spec, t.price, t.quantity, isBuyer, isMaker, fees, this.o.decimalsOf)
+            ? commissionOf(
+                spec,
+                t.price,
+                t.quantity,
+                isBuyer,
+                isMaker,
+                reference.cachedFees(o.accountId, event.symbol),
+                reference.decimalsOf,
+              )
             : { amount: 0n, asset: "", decimals: 8 };
-          await client.query(
-            `insert into og_trades (symbol, trade_id, is_maker, order_id, account_id, is_buyer, price, quantity,
-               commission, commission_asset, commission_dec, time_ms)
-             values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) on conflict do nothing`,
-            [
-              event.symbol,
-              t.tradeId.toString(),
-              isMaker,
-              o.orderId.toString(),
-              o.accountId,
-              isBuyer,
-              t.price.toString(),
-              t.quantity.toString(),
-              c.amount.toString(),
-              c.asset,
-              c.decimals,
-              time,
-            ],
-          );
+          writes.trades.push([
+            event.symbol,
+            t.tradeId.toString(),
+            isMaker,
+            o.orderId.toString(),
+            o.accountId,
+            isBuyer,
+            t.price.toString(),
+            t.quantity.toString(),
+            c.amount.toString(),
+            c.asset,
+            c.decimals,
+            time,
+          ]);
         }
         return;
       }
@@ -255,38 +311,116 @@ export class OrderProjection {
         return;
     }
   }
+}
 
-  private async upsertOrder(client: pg.PoolClient, symbol: string, o: OrderState, time: number) {
-    await client.query(
-      `insert into og_orders (order_id, symbol, account_id, client_order_id, side, type, time_in_force, price,
-         quantity, filled_quantity, filled_quote, status, stop_price, stp, quote_order_qty, created_ms, updated_ms,
-         working_ms)
-       values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
-       on conflict (order_id) do update set filled_quantity = excluded.filled_quantity,
-         filled_quote = excluded.filled_quote, status = excluded.status, updated_ms = excluded.updated_ms,
-         price = excluded.price, quantity = excluded.quantity,
-         working_ms = case when og_orders.status = 8 and excluded.status <> 8 then excluded.updated_ms
-                           else og_orders.working_ms end`,
-      [
-        o.orderId.toString(),
+/** An order's states within one batch, in event order. */
+interface MergedOrder {
+  symbol: string;
+  first: OrderState;
+  firstMs: number;
+  last: OrderState;
+  lastMs: number;
+  /** working_ms if the row is new (created, or when it left PENDING_NEW (8) within the batch). */
+  insertWorkingMs: number;
+  /** When the order left PENDING_NEW after its first state in the batch (null = it did not). */
+  batchWorkingMs: number | null;
+}
+
+/**
+ * The og_orders / og_trades changes of one batch, written as one statement per table. The result is
+ * what applying every state in event order would give: the insert takes the first state's fixed
+ * columns and the last state's progress; working_ms follows the PENDING_NEW → working transition.
+ */
+class ProjectionWrites {
+  private readonly orders = new Map<bigint, MergedOrder>();
+  readonly trades: unknown[][] = [];
+
+  order(symbol: string, o: OrderState, time: number): void {
+    const m = this.orders.get(o.orderId);
+    if (!m) {
+      const created = Number(o.createdTimeMs) || time;
+      this.orders.set(o.orderId, {
         symbol,
-        o.accountId,
-        o.clientOrderId,
-        o.side,
-        o.type,
-        o.timeInForce,
-        o.price.toString(),
-        o.quantity.toString(),
-        o.filledQuantity.toString(),
-        o.filledQuote.toString(),
-        o.status,
-        o.stopPrice.toString(),
-        o.selfTradePrevention,
-        o.quoteOrderQty.toString(),
-        Number(o.createdTimeMs) || time,
-        time,
-        Number(o.createdTimeMs) || time,
-      ],
-    );
+        first: o,
+        firstMs: time,
+        last: o,
+        lastMs: time,
+        insertWorkingMs: created,
+        batchWorkingMs: null,
+      });
+      return;
+    }
+    if (m.last.status === 8 && o.status !== 8) {
+      m.insertWorkingMs = time;
+      m.batchWorkingMs = time;
+    }
+    m.last = o;
+    m.lastMs = time;
+  }
+
+  async write(client: pg.PoolClient): Promise<void> {
+    if (this.orders.size > 0) {
+      const rows = [...this.orders.values()];
+      const col = <T>(f: (m: MergedOrder) => T) => rows.map(f);
+      await client.query(
+        `with u as (
+           select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::smallint[],
+             $7::smallint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::smallint[], $13::bigint[],
+             $14::smallint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::smallint[],
+             $20::bigint[], $21::bigint[])
+           as u(order_id, symbol, account_id, client_order_id, side, type, time_in_force, price, quantity,
+             filled_quantity, filled_quote, status, stop_price, stp, quote_order_qty, created_ms, updated_ms,
+             working_ms, first_status, first_ms, batch_working_ms)
+         ), updated as (
+           update og_orders o set filled_quantity = u.filled_quantity, filled_quote = u.filled_quote,
+             status = u.status, updated_ms = u.updated_ms, price = u.price, quantity = u.quantity,
+             working_ms = coalesce(u.batch_working_ms,
+               case when o.status = 8 and u.first_status <> 8 then u.first_ms else o.working_ms end)
+           from u where o.order_id = u.order_id
+           returning o.order_id
+         )
+         insert into og_orders (order_id, symbol, account_id, client_order_id, side, type, time_in_force, price,
+           quantity, filled_quantity, filled_quote, status, stop_price, stp, quote_order_qty, created_ms,
+           updated_ms, working_ms)
+         select order_id, symbol, account_id, client_order_id, side, type, time_in_force, price, quantity,
+           filled_quantity, filled_quote, status, stop_price, stp, quote_order_qty, created_ms, updated_ms,
+           working_ms
+         from u where order_id not in (select order_id from updated)`,
+        [
+          col((m) => m.first.orderId.toString()),
+          col((m) => m.symbol),
+          col((m) => m.first.accountId),
+          col((m) => m.first.clientOrderId),
+          col((m) => m.first.side),
+          col((m) => m.first.type),
+          col((m) => m.first.timeInForce),
+          col((m) => m.last.price.toString()),
+          col((m) => m.last.quantity.toString()),
+          col((m) => m.last.filledQuantity.toString()),
+          col((m) => m.last.filledQuote.toString()),
+          col((m) => m.last.status),
+          col((m) => m.first.stopPrice.toString()),
+          col((m) => m.first.selfTradePrevention),
+          col((m) => m.first.quoteOrderQty.toString()),
+          col((m) => Number(m.first.createdTimeMs) || m.firstMs),
+          col((m) => m.lastMs),
+          col((m) => m.insertWorkingMs),
+          col((m) => m.first.status),
+          col((m) => m.firstMs),
+          col((m) => m.batchWorkingMs),
+        ],
+      );
+    }
+    if (this.trades.length > 0) {
+      const col = (i: number) => this.trades.map((t) => t[i]);
+      await client.query(
+        `insert into og_trades (symbol, trade_id, is_maker, order_id, account_id, is_buyer, price, quantity,
+           commission, commission_asset, commission_dec, time_ms)
+         select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::bigint[], $5::text[], $6::boolean[],
+           $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::smallint[], $12::bigint[])
+         on conflict do nothing`,
+        Array.from({ length: 12 }, (_, i) => col(i)),
+      );
+    }
   }
 }

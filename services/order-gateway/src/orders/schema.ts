@@ -69,6 +69,32 @@ create table if not exists og_reservations (
   symbol     text not null,
   created_ms bigint not null
 );
+
+-- Market-maker sessions (one per API key) outlive connections and gateway restarts.
+create table if not exists og_mm_sessions (
+  api_key              text primary key,
+  account_id           text not null,
+  session_id           text not null unique,
+  next_inbound         bigint not null,
+  last_outbound        bigint not null,
+  cancel_on_disconnect boolean not null
+);
+-- Sequenced outbound messages (ExecutionReport, Reject) kept for ResendRequest: protobuf ServerMessage.
+create table if not exists og_mm_messages (
+  api_key text not null,
+  seq_num bigint not null,
+  message bytea not null,
+  primary key (api_key, seq_num)
+);
+-- Open orders a session placed (its reports and cancel-on-disconnect); finished ones are deleted.
+create table if not exists og_mm_orders (
+  order_id  bigint primary key,
+  api_key   text not null,
+  cl_ord_id text not null,
+  symbol    text not null,
+  open      boolean not null
+);
+create index if not exists og_mm_orders_open on og_mm_orders (api_key) where open;
 `;
 
 export async function migrateOrderEntry(pool: pg.Pool): Promise<void> {

@@ -13,7 +13,7 @@
  */
 import type { Batch, EventLog, Subscription } from "@excraft/eventlog";
 import type { Logger } from "@excraft/platform";
-import { ExecutionEvent, MarketDataEvent } from "@excraft/proto";
+import { decodeExecutionRecord, decodeMarketDataRecord } from "@excraft/proto/records";
 import type { MarketRegistry } from "../markets.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { MarketState } from "./market-state.ts";
@@ -52,6 +52,25 @@ export function admit(cursor: StreamCursor, epoch: bigint, sequence: bigint): Ve
   cursor.epoch = epoch;
   cursor.sequence = sequence;
   return verdict;
+}
+
+/**
+ * The events of a batch's records, in order: a record holds many events (ADR 10), each admitted by
+ * its own (shard, epoch, sequence). A record that does not decode is skipped whole.
+ */
+function eventsOf<E>(batch: Batch, decode: (value: Uint8Array) => E[], onMalformed: () => void): E[] {
+  const events: E[] = [];
+  for (const record of batch.records) {
+    let decoded: E[];
+    try {
+      decoded = decode(record.value);
+    } catch {
+      onMalformed();
+      continue;
+    }
+    for (const event of decoded) events.push(event);
+  }
+  return events;
 }
 
 export class MarketDataProjector {
@@ -168,14 +187,10 @@ export class MarketDataProjector {
     const diffs: DepthDiff[] = [];
     const touched = new Map<string, Kline>();
     const markets = new Set<MarketState>();
-    for (const record of batch.records) {
-      let event: MarketDataEvent;
-      try {
-        event = MarketDataEvent.decode(record.value);
-      } catch {
-        this.options.metrics.projectorEvents.inc({ topic: MARKET_DATA_TOPIC, verdict: "malformed" });
-        continue;
-      }
+    const events = eventsOf(batch, decodeMarketDataRecord, () =>
+      this.options.metrics.projectorEvents.inc({ topic: MARKET_DATA_TOPIC, verdict: "malformed" }),
+    );
+    for (const event of events) {
       const header = event.header;
       if (!header || !this.verdict(MARKET_DATA_TOPIC, shard, cursor, header.epoch, header.sequence)) continue;
       const time = Number(header.timeMs);
@@ -243,13 +258,7 @@ export class MarketDataProjector {
 
   private async handleExecutions(batch: Batch): Promise<void> {
     const cursor = this.cursor(EXECUTIONS_TOPIC, batch.partition);
-    for (const record of batch.records) {
-      let event: ExecutionEvent;
-      try {
-        event = ExecutionEvent.decode(record.value);
-      } catch {
-        continue;
-      }
+    for (const event of eventsOf(batch, decodeExecutionRecord, () => {})) {
       const header = event.header;
       if (
         !header ||

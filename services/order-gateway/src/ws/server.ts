@@ -27,7 +27,13 @@ export interface WsServerOptions {
 type Reply = { result: unknown; id: unknown } | { error: { code: number; msg: string }; id: unknown };
 
 export class MarketStreamServer {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // No permessage-deflate: compressing per connection would cost more than the whole fan-out, and the
+  // hub writes pre-built frames to the sockets, which needs ws's sender to hold nothing back.
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    perMessageDeflate: false,
+  });
   private readonly alive = new Map<WebSocket, number>();
   private pingTimer: NodeJS.Timeout | undefined;
   /** Other WebSocket endpoints on the same port (e.g. the WebSocket API); true = handled. */

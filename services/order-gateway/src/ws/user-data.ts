@@ -28,7 +28,8 @@ export interface UserDataOptions extends SignedOptions {
   markets: MarketRegistry;
   logger: Logger;
   eventLog: EventLog;
-  feesOf: (symbol: string) => FeeRates;
+  /** Rates `accountId` pays in `symbol` (the wallet's, fetched by the projection for the batch). */
+  feesOf: (accountId: string, symbol: string) => FeeRates;
   decimalsOf: (asset: string) => number | undefined;
   /** ledger.v1 consumer group of this instance (from the end); undefined = no outboundAccountPosition. */
   ledgerGroupId?: string;
@@ -257,7 +258,7 @@ export class UserDataServer {
           fill.quantity,
           fill.isMaker === fill.buyerIsMaker,
           fill.isMaker,
-          this.o.feesOf(symbol),
+          this.o.feesOf(o.accountId, symbol),
           this.o.decimalsOf,
         )
       : undefined;

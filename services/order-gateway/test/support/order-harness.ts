@@ -23,7 +23,6 @@ export const ASSETS = [
   { symbol: "BTC", decimals: 8, contractAddress: "" },
   { symbol: "USDT", decimals: 6, contractAddress: "" },
 ];
-export const DECIMALS = { BTC: 8, USDT: 6 };
 export const FEES = { BTCUSDT: { makerBps: 10, takerBps: 20 } };
 export const MASTER_KEY = "11".repeat(32);
 export const ADMIN = "admin-token-for-tests";
@@ -113,8 +112,6 @@ export async function startGateway(
     logger,
     masterKey: MASTER_KEY,
     adminToken: ADMIN,
-    assets: DECIMALS,
-    fees: FEES,
     ...overrides,
   });
   await orders.start();

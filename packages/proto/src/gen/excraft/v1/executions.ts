@@ -26,6 +26,12 @@ import {
   timeInForceToJSON,
 } from "./common";
 
+/** One executions.v1 record: consecutive events of one shard, in sequence order. */
+export interface ExecutionEventBatch {
+  /** Field 9 is reserved in ExecutionEvent, so a record can tell a batch from a single event. */
+  events: ExecutionEvent[];
+}
+
 export interface ExecutionEvent {
   header: EventHeader | undefined;
   symbol: string;
@@ -115,6 +121,75 @@ export interface OrderTriggered {
 export interface MarketChanged {
   spec: MarketSpec | undefined;
 }
+
+function createBaseExecutionEventBatch(): ExecutionEventBatch {
+  return { events: [] };
+}
+
+export const ExecutionEventBatch: MessageFns<ExecutionEventBatch> = {
+  encode(message: ExecutionEventBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      ExecutionEvent.encode(v!, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecutionEventBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecutionEventBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.events.push(ExecutionEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecutionEventBatch {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => ExecutionEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ExecutionEventBatch): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => ExecutionEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExecutionEventBatch>): ExecutionEventBatch {
+    return ExecutionEventBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExecutionEventBatch>): ExecutionEventBatch {
+    const message = createBaseExecutionEventBatch();
+    message.events = object.events?.map((e) => ExecutionEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseExecutionEvent(): ExecutionEvent {
   return { header: undefined, symbol: "", event: undefined };

@@ -8,6 +8,12 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { EventHeader } from "./common";
 
+/** One marketdata.v1 record: consecutive events of one shard, in sequence order. */
+export interface MarketDataEventBatch {
+  /** Field 9 is reserved in MarketDataEvent, so a record can tell a batch from a single event. */
+  events: MarketDataEvent[];
+}
+
 export interface MarketDataEvent {
   header: EventHeader | undefined;
   symbol: string;
@@ -43,6 +49,77 @@ export interface BookSnapshot {
   bids: PriceLevel[];
   asks: PriceLevel[];
 }
+
+function createBaseMarketDataEventBatch(): MarketDataEventBatch {
+  return { events: [] };
+}
+
+export const MarketDataEventBatch: MessageFns<MarketDataEventBatch> = {
+  encode(message: MarketDataEventBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      MarketDataEvent.encode(v!, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarketDataEventBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarketDataEventBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.events.push(MarketDataEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MarketDataEventBatch {
+    return {
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => MarketDataEvent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MarketDataEventBatch): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => MarketDataEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MarketDataEventBatch>): MarketDataEventBatch {
+    return MarketDataEventBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MarketDataEventBatch>): MarketDataEventBatch {
+    const message = createBaseMarketDataEventBatch();
+    message.events = object.events?.map((e) => MarketDataEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseMarketDataEvent(): MarketDataEvent {
   return { header: undefined, symbol: "", event: undefined };
