@@ -38,3 +38,32 @@ export function postgresReadiness(pool: pg.Pool): ReadinessCheck {
     await pool.query("select 1");
   };
 }
+
+export interface TransactionOptions {
+  /** `set local synchronous_commit = off`: for writes nobody waits on (they may be lost in a crash). */
+  asynchronousCommit?: boolean;
+}
+
+/**
+ * Runs `work` in one transaction on a pooled connection: commit when it returns, rollback when it
+ * throws (the error is rethrown), and the connection goes back to the pool either way.
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    if (options.asynchronousCommit) await client.query("set local synchronous_commit = off");
+    const result = await work(client);
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

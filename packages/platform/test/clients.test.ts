@@ -7,6 +7,7 @@ import {
   postgresReadiness,
   Readiness,
   redisReadiness,
+  withTransaction,
 } from "../src/index";
 import { memoryDestination } from "./helpers";
 
@@ -38,6 +39,40 @@ describe("Postgres pool (real PostgreSQL)", () => {
       const readiness = new Readiness();
       readiness.register("postgres", postgresReadiness(pool));
       expect((await readiness.evaluate()).ready).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("withTransaction commits what returns, rolls back what throws, and always frees the connection", async () => {
+    const pool = createPostgresPool({ url: pg.url, max: 1, logger });
+    try {
+      await pool.query("create table tx_probe (n int primary key)");
+      expect(
+        await withTransaction(pool, (c) => c.query("insert into tx_probe values (1)").then(() => "done")),
+      ).toBe("done");
+      await expect(
+        withTransaction(pool, async (c) => {
+          await c.query("insert into tx_probe values (2)");
+          await c.query("insert into tx_probe values (1)"); // duplicate key: the whole transaction goes
+        }),
+      ).rejects.toThrow(/duplicate key/);
+      await withTransaction(
+        pool,
+        async (c) => {
+          const mode = await c.query<{ synchronous_commit: string }>("show synchronous_commit");
+          expect(mode.rows[0]!.synchronous_commit).toBe("off");
+          await c.query("insert into tx_probe values (3)");
+        },
+        { asynchronousCommit: true },
+      );
+      // One connection in the pool: each call above had to give it back for the next to run.
+      const rows = await pool.query<{ n: number }>("select n from tx_probe order by n");
+      expect(rows.rows.map((r) => r.n)).toEqual([1, 3]);
+      expect(
+        (await pool.query<{ synchronous_commit: string }>("show synchronous_commit")).rows[0]!
+          .synchronous_commit,
+      ).toBe("on");
     } finally {
       await pool.end();
     }

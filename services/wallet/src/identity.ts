@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { withTransaction } from "@excraft/platform";
 import { getAddress, isAddress, verifyMessage } from "ethers";
 import type pg from "pg";
 import { invalid, WalletError } from "./errors";
@@ -128,9 +129,7 @@ export class Identity {
     } catch {
       throw invalid("signature", "signature cannot be recovered");
     }
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return withTransaction(this.pool, async (client) => {
       const c = await client.query("select * from link_challenges where nonce = $1 for update", [
         parsed.nonce,
       ]);
@@ -177,14 +176,8 @@ export class Identity {
         "insert into wallet_links (account_id, address, nonce, signature) values ($1, $2, $3, $4)",
         [accountId, parsed.address, parsed.nonce, signature],
       );
-      await client.query("commit");
       return parsed.address;
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async unlinkWallet(accountId: string): Promise<void> {
@@ -225,9 +218,7 @@ export class Identity {
     checkAccount(accountId);
     if (!KYC_STATES.includes(status)) throw invalid("status", `unknown KYC status ${JSON.stringify(status)}`);
     if (!actor.trim()) throw invalid("actor", "actor is required");
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    await withTransaction(this.pool, async (client) => {
       await client.query(
         `insert into kyc (account_id, status, updated_at) values ($1, $2, now())
          on conflict (account_id) do update set status = excluded.status, updated_at = now()`,
@@ -237,13 +228,7 @@ export class Identity {
         "insert into kyc_history (account_id, status, reason, actor) values ($1, $2, $3, $4)",
         [accountId, status, reason, actor],
       );
-      await client.query("commit");
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Accounts that are KYC-verified AND have a linked address: the members pools and the DAO count. */

@@ -1,5 +1,7 @@
 import {
   type Admin,
+  type Consumer,
+  type EachBatchPayload,
   type IHeaders,
   Kafka,
   type KafkaMessage,
@@ -46,6 +48,8 @@ export interface KafkaEventLogOptions {
   /** kafkajs log level (default ERROR) or a custom kafkajs logCreator. */
   logLevel?: logLevel;
   logCreator?: logCreator;
+  /** Told when a subscription replaces a consumer that kafkajs gave up on (for logs / metrics). */
+  onConsumerRestart?: (groupId: string, cause: unknown) => void;
 }
 
 /**
@@ -337,81 +341,123 @@ class KafkaEventLog implements EventLog {
     this.assertOpen();
     if (opts.topics.length === 0) throw new EventLogError("subscribe needs at least one topic");
     for (const t of opts.topics) await this.partitionCount(t);
-    const consumer = this.kafka.consumer({
-      groupId: opts.groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
-      heartbeatInterval: this.opts.heartbeatIntervalMs ?? 1_000,
-      rebalanceTimeout: 20_000,
-      maxWaitTimeInMs: 250,
-      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2_000 },
-    });
     let assignment: TopicPartition[] = [];
     let joined!: () => void;
     const firstJoin = new Promise<void>((resolve) => {
       joined = resolve;
     });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      assignment = Object.entries(e.payload.memberAssignment).flatMap(([topic, partitions]) =>
-        partitions.map((partition) => ({ topic, partition })),
-      );
-      joined();
-    });
-    await consumer.connect();
     let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      this.closers.delete(stop);
-      assignment = [];
-      await consumer.disconnect();
-    };
-    this.closers.add(stop);
-    try {
-      await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? false });
-      await consumer.run({
+    let consumer: Consumer | undefined;
+    let restartTimer: NodeJS.Timeout | undefined;
+    let restartDelayMs = 500;
+
+    /** The batch handler of consumer `c` (its commits go through `c`, never a replacement). */
+    const eachBatchOf =
+      (c: Consumer) =>
+      async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+        const max = opts.maxBatchRecords ?? 500;
+        const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+        for (let i = 0; i < all.length; i += max) {
+          const records = all.slice(i, i + max);
+          const b: Batch = {
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            highWatermark: BigInt(batch.highWatermark),
+          };
+          let delay = opts.retryBackoffMs ?? 200;
+          for (;;) {
+            if (!isRunning() || isStale()) return;
+            try {
+              await opts.eachBatch(b);
+              break;
+            } catch (error) {
+              try {
+                opts.onError?.(error, b);
+              } catch {
+                // a failing error hook must not stop delivery
+              }
+              // Redeliver the same records after a backoff; heartbeat so the group keeps us
+              // (a rebalance makes heartbeat throw: the new owner then gets them from the last commit).
+              await sleep(delay);
+              delay = Math.min(delay * 2, 5_000);
+              await heartbeat();
+            }
+          }
+          const last = records[records.length - 1]!.offset;
+          resolveOffset(last.toString());
+          await c.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (last + 1n).toString() },
+          ]);
+          await heartbeat();
+        }
+      };
+
+    /** A new kafkajs consumer for this subscription: connected, subscribed and running. */
+    const startConsumer = async (): Promise<void> => {
+      const c = this.kafka.consumer({
+        groupId: opts.groupId,
+        allowAutoTopicCreation: false,
+        sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
+        heartbeatInterval: this.opts.heartbeatIntervalMs ?? 1_000,
+        rebalanceTimeout: 20_000,
+        maxWaitTimeInMs: 250,
+        retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2_000 },
+      });
+      consumer = c;
+      c.on(c.events.GROUP_JOIN, (e) => {
+        assignment = Object.entries(e.payload.memberAssignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => ({ topic, partition })),
+        );
+        restartDelayMs = 500;
+        joined();
+      });
+      // kafkajs restarts a crashed consumer itself only for errors it deems retriable; after any
+      // other crash (seen when a group coordinator's broker goes down) the consumer would stay dead
+      // and the subscription would silently stop. Replace it: consumption resumes from the commits.
+      c.on(c.events.CRASH, (e) => {
+        if (e.payload.restart || stopped || consumer !== c) return;
+        assignment = [];
+        scheduleRestart(e.payload.error);
+      });
+      await c.connect();
+      await c.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? false });
+      await c.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const max = opts.maxBatchRecords ?? 500;
-          const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
-          for (let i = 0; i < all.length; i += max) {
-            const records = all.slice(i, i + max);
-            const b: Batch = {
-              topic: batch.topic,
-              partition: batch.partition,
-              records,
-              highWatermark: BigInt(batch.highWatermark),
-            };
-            let delay = opts.retryBackoffMs ?? 200;
-            for (;;) {
-              if (!isRunning() || isStale()) return;
-              try {
-                await opts.eachBatch(b);
-                break;
-              } catch (error) {
-                try {
-                  opts.onError?.(error, b);
-                } catch {
-                  // a failing error hook must not stop delivery
-                }
-                // Redeliver the same records after a backoff; heartbeat so the group keeps us
-                // (a rebalance makes heartbeat throw: the new owner then gets them from the last commit).
-                await sleep(delay);
-                delay = Math.min(delay * 2, 5_000);
-                await heartbeat();
-              }
-            }
-            const last = records[records.length - 1]!.offset;
-            resolveOffset(last.toString());
-            await consumer.commitOffsets([
-              { topic: batch.topic, partition: batch.partition, offset: (last + 1n).toString() },
-            ]);
-            await heartbeat();
-          }
-        },
+        eachBatch: eachBatchOf(c),
       });
+    };
+
+    const scheduleRestart = (cause: unknown) => {
+      this.opts.onConsumerRestart?.(opts.groupId, cause);
+      const delay = restartDelayMs;
+      restartDelayMs = Math.min(restartDelayMs * 2, 10_000);
+      restartTimer = setTimeout(() => {
+        if (stopped) return;
+        const old = consumer;
+        void (async () => {
+          await old?.disconnect().catch(() => {});
+          if (stopped) return;
+          await startConsumer().catch((error) => {
+            if (!stopped) scheduleRestart(error);
+          });
+        })();
+      }, delay);
+    };
+
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(restartTimer);
+      this.closers.delete(stop);
+      assignment = [];
+      await consumer?.disconnect();
+    };
+    this.closers.add(stop);
+    try {
+      await startConsumer();
       await withTimeout(firstJoin, 60_000, `joining consumer group ${opts.groupId}`);
     } catch (error) {
       await stop();

@@ -9,6 +9,7 @@
  * before the engine) are group-committed. Either way a message is written to the client only once it
  * is durable, in sequence order.
  */
+import { withTransaction } from "@excraft/platform";
 import { ServerMessage } from "@excraft/proto";
 import type pg from "pg";
 
@@ -103,17 +104,7 @@ export class MarketMakerStore {
 
   /** One group commit of changes not tied to a projection batch. */
   async commit(c: SessionChanges): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
-      await this.write(client, c);
-      await client.query("commit");
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    await withTransaction(this.pool, (client) => this.write(client, c));
   }
 
   /**

@@ -8,7 +8,7 @@
  * reconciler finds after its timeout, sees the order in the projection or the engine, and drops.
  * An insert must be durable before Wallet.Reserve: a hold without a row would never be released.
  */
-import type { Logger } from "@excraft/platform";
+import { type Logger, withTransaction } from "@excraft/platform";
 import type pg from "pg";
 import { Histogram, type Registry } from "prom-client";
 
@@ -106,18 +106,12 @@ export class ReservationJournal {
           for (const r of rows) r.resolve();
         } else {
           // Nothing waits on a delete: no need to wait for its WAL flush either.
-          const client = await this.o.pool.connect();
-          try {
-            await client.query("begin");
-            await client.query("set local synchronous_commit = off");
-            await client.query("delete from og_reservations where order_id = any($1::bigint[])", [deleteIds]);
-            await client.query("commit");
-          } catch (error) {
-            await client.query("rollback").catch(() => {});
-            throw error;
-          } finally {
-            client.release();
-          }
+          await withTransaction(
+            this.o.pool,
+            (client) =>
+              client.query("delete from og_reservations where order_id = any($1::bigint[])", [deleteIds]),
+            { asynchronousCommit: true },
+          );
         }
       } catch (error) {
         for (const r of rows) r.reject(error);
