@@ -152,6 +152,9 @@ export async function startWalletApp(o: WalletAppOptions): Promise<WalletApp> {
 
   // The withdrawals table is read by ListWithdrawals even when no chain gateway runs in this process.
   await ChainGateway.migrate(pool);
+  const orphaned = await ChainGateway.releaseOrphanedWithdrawalHolds(pool, ledger);
+  if (orphaned.length > 0)
+    logger.warn({ withdrawalIds: orphaned }, "released holds of withdrawals that were never recorded");
   const chain = o.chain ? new ChainGateway({ ...o.chain, pool, ledger }) : undefined;
 
   const grpc = await createGrpcServer({

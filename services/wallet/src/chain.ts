@@ -245,6 +245,22 @@ export class ChainGateway {
     await pool.query(CHAIN_SCHEMA_SQL);
   }
 
+  /**
+   * Releases withdrawal holds ("wd:<id>") that have no withdrawal row: the process stopped between
+   * the hold and the row, so the request was never acknowledged and nothing will ever send it. Run
+   * before the gRPC server takes requests (a request in flight is between those two steps too).
+   * Returns the withdrawal ids released.
+   */
+  static async releaseOrphanedWithdrawalHolds(pool: pg.Pool, ledger: Ledger): Promise<string[]> {
+    const r = await pool.query<{ order_id: string; account_id: string }>(
+      `select h.order_id, h.account_id from holds h
+        where h.order_id like 'wd:%' and h.remaining > 0
+          and not exists (select 1 from withdrawals w where 'wd:' || w.withdrawal_id = h.order_id)`,
+    );
+    for (const h of r.rows) await ledger.release(h.account_id, h.order_id, 0n);
+    return r.rows.map((h) => h.order_id.slice(3));
+  }
+
   async hotAddress(): Promise<string> {
     this.hot ??= getAddress(await this.o.keyStore.address());
     return this.hot;
