@@ -1,4 +1,10 @@
-/** Profiling helper: replays the single-market stream on our book only. `npx tsx --cpu-prof bench/profile.ts [multi]` */
+/**
+ * Profiling helper: replays a stream on our book only. `npx tsx --cpu-prof bench/profile.ts [multi]`
+ * (multi: MKTS markets, default 1000; WEIGHTS=pareto for the bench's Pareto market weights, default
+ * uniform). For where the cache misses are, sample with perf and V8's JIT map instead:
+ * `perf record -k 1 -e cpu-clock -- npx tsx --perf-prof bench/profile.ts multi`, then
+ * `perf inject --jit` and `perf annotate` (the instruction after a missing load collects the samples).
+ */
 import { FastBook } from "../src/book/fast-book.ts";
 import type { BookSink } from "../src/book/types.ts";
 import { Engine, type EngineSink } from "../src/engine.ts";
@@ -14,6 +20,7 @@ const w = multi
       spreadTicks: 90,
       commands: 600_000,
       seed: 43,
+      weights: process.env.WEIGHTS === "pareto" ? "pareto" : "uniform",
     })
   : generate({
       name: "single",

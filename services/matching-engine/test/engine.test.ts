@@ -164,13 +164,16 @@ describe("IdIndex", () => {
           const ref = new Map<number, number>();
           for (const [op, k, v] of ops) {
             if (op === "set") {
-              idx.set(k, v);
+              idx.set(k, v, v + 7);
               ref.set(k, v);
             } else if (op === "del") expect(idx.delete(k)).toBe(ref.delete(k));
             expect(idx.get(k)).toBe(ref.get(k) ?? -1);
             expect(idx.size).toBe(ref.size);
           }
-          for (const [k, v] of ref) expect(idx.get(k)).toBe(v);
+          for (const [k, v] of ref) {
+            expect(idx.get(k)).toBe(v);
+            expect(idx.kv[idx.probe(k) + 2]).toBe(v + 7); // the hint moves with its entry
+          }
         },
       ),
       { numRuns: 200 },

@@ -309,10 +309,11 @@ function run(ops: Op[], defaultStp: number, restoreAt: number): void {
 }
 
 /** Several fast books sharing one arena (as in an Engine shard) against independent reference books. */
-function runShared(ops: [number, Op][], markets: number): void {
+function runShared(ops: [number, Op][], markets: number, prefetch = false): void {
   const rf = new Recorder();
   const rr = new Recorder();
   const arena = new BookArena(16);
+  arena.prefetch = prefetch; // on by itself only once the pools are large
   const fast: OrderBook[] = [];
   const ref: OrderBook[] = [];
   for (let m = 0; m < markets; m++) {
@@ -335,6 +336,16 @@ describe("fast book vs reference book (fast-check)", () => {
       fc.property(
         fc.array(fc.tuple(fc.nat(2), opArb), { minLength: 1, maxLength: 200, size: "max" }),
         (ops) => runShared(ops, 3),
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("the same with the early loads of large shards on", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(2), opArb), { minLength: 1, maxLength: 200, size: "max" }),
+        (ops) => runShared(ops, 3, true),
       ),
       { numRuns: 150 },
     );

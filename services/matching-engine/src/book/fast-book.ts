@@ -6,13 +6,20 @@
  *   intrusive doubly-linked FIFO of slots (O_NEXT/O_PREV) → O(1) cancel.
  * - Price levels live in a pool of 64-byte records; each side keeps a sorted Float64Array of keys
  *   (bid: price, ask: −price) so the best level is the LAST element (cached on the book with its
- *   price). Joining an existing level is a hash lookup; a new level is a galloping search from the
- *   touch plus a short copyWithin; emptied levels stay in place (lazily reused / compacted).
- * - order id → slot: IdIndex (open addressing). clientOrderId → slot: one Map per book with an
- *   intrusive chain for different accounts using the same clientOrderId. account → its orders:
- *   circular intrusive list (the Map holds only the head).
+ *   price). Joining an existing level is a hash lookup ((price, market) → bid and ask level); a new
+ *   best level is appended, any other new level waits in a pending list through the level records
+ *   and is merged in when the side is next walked in price order; emptied levels stay in place
+ *   (lazily reused / compacted).
+ * - order id → slot (+ the order's level as a hint): IdIndex (open addressing). clientOrderId →
+ *   slot: one Map per book with an intrusive chain for different accounts using the same
+ *   clientOrderId. account → its orders: intrusive list, newest first (the Map holds the head).
  * - Pools, id and price indexes, scratch buffers and views live in a BookArena shared by every
  *   book of a shard, so thousands of markets do not multiply cold typed-array headers.
+ * - With many books the pools outgrow the caches and a command is a chain of cache misses (index
+ *   entry → order → level → …). Once the order pool is large the books load the lines a command
+ *   will need early (prefetchRest, the level hint) so that the misses overlap, and the hot path
+ *   avoids reading other heap objects (the spec's filters are copied onto the book; the old
+ *   clientOrderId of a replace is read only when it changes).
  * - Pending stops: one intrusive list in seq order, with conservative trigger thresholds so a trade
  *   costs O(1) when no stop can trigger.
  * - Events go to a BookSink through flyweight views; depth deltas are collected per command in
@@ -45,7 +52,7 @@ import {
   stopTriggers,
   validatePlace,
 } from "./common.ts";
-import { IdIndex, PairIndex } from "./id-index.ts";
+import { IdIndex, LevelIndex } from "./id-index.ts";
 import {
   type BookSink,
   type BookSnapshot,
@@ -81,7 +88,6 @@ const O_TYPE = 58; // U
 const O_TIF = 59; // U
 const O_STP = 60; // U
 const O_INDEXED = 61; // U
-const O_ACCHEAD = 62; // U
 const O_QTY = 8; // F
 const O_QHI = 9; // F
 const O_STOP = 10; // F
@@ -100,9 +106,15 @@ const L_HEAD = 6; // LI (double 3)
 const L_TAIL = 7; // LI
 const L_COUNT = 8; // LI (double 4)
 const L_SIDE = 9; // LI
+const L_PNEXT = 10; // LI: next pending level of the side (see FastBook#rest)
 const IN_STOPS = -2;
 const MAX = Number.MAX_SAFE_INTEGER;
 const WIDE_FAST = WIDE_RADIX; // products below 2^52 are added without BigInt
+/**
+ * Order-pool size from which the books load the lines a command will need early (see prefetchRest):
+ * below it the pools stay in cache and the early loads are only extra work.
+ */
+const PREFETCH_BYTES = 4 << 20;
 
 /** Live view of one pool slot (reads the arrays at call time). */
 class SlotView implements OrderView {
@@ -162,7 +174,9 @@ class SlotView implements OrderView {
 class OldView implements OrderView {
   slot = 0;
   orderId = 0;
-  clientOrderId = "";
+  /** Set when the replace changes the clientOrderId; otherwise the slot still holds the old one. */
+  private cidChanged = false;
+  private oldCid = "";
   price = 0;
   quantity = 0;
   filledQuantity = 0;
@@ -171,6 +185,9 @@ class OldView implements OrderView {
   qhi = 0;
   qlo = 0;
   constructor(private readonly b: BookArena) {}
+  get clientOrderId(): string {
+    return this.cidChanged ? this.oldCid : this.b.oCid[this.slot]!;
+  }
   get account(): number {
     return this.b.I[this.slot * 32 + O_ACC]!;
   }
@@ -195,11 +212,16 @@ class OldView implements OrderView {
   filledQuote(): bigint {
     return wideToBigInt(this.qhi, this.qlo);
   }
+  /** The slot is about to get a new clientOrderId: keep the old one for the view. */
+  keepCid(cid: string): void {
+    this.cidChanged = true;
+    this.oldCid = cid;
+  }
   copy(s: number): void {
     const b = this.b;
     this.slot = s;
     this.orderId = b.F[s * 16 + O_ID]!;
-    this.clientOrderId = b.oCid[s]!;
+    this.cidChanged = false;
     this.price = b.F[s * 16 + O_PRICE]!;
     this.quantity = b.F[s * 16 + O_QTY]!;
     this.filledQuantity = b.F[s * 16 + O_FILLED]!;
@@ -210,7 +232,7 @@ class OldView implements OrderView {
   }
 }
 
-/** One side's sorted level keys (ascending; best = last). */
+/** One side's levels in price order: sorted keys (ascending; best = last) and their levels. */
 class SideBook {
   keys: Float64Array;
   lvls: Int32Array;
@@ -219,54 +241,37 @@ class SideBook {
     this.keys = new Float64Array(cap);
     this.lvls = new Int32Array(cap);
   }
-  /**
-   * Index of key, or −(insertion point) − 1. Activity clusters at the touch (the end of the
-   * array), so the search gallops from the end before bisecting.
-   */
-  search(key: number): number {
-    const keys = this.keys;
-    const n = this.n;
-    let hi = n - 1;
-    if (hi < 0) return -1;
-    const top = keys[hi]!;
-    if (top === key) return hi;
-    if (top < key) return -n - 1;
-    // keys[hi] > key: gallop down until keys[lo] <= key.
-    let step = 1;
-    let lo = hi - 1;
-    while (lo >= 0 && keys[lo]! > key) {
-      hi = lo;
-      step <<= 1;
-      lo = hi - step;
-    }
-    if (lo < 0) lo = 0;
-    // keys[hi] > key, and keys[lo] <= key or lo = 0.
-    hi--;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const k = keys[mid]!;
-      if (k < key) lo = mid + 1;
-      else if (k > key) hi = mid - 1;
-      else return mid;
-    }
-    return -lo - 1;
+  /** A new best level. */
+  append(key: number, lvl: number): void {
+    if (this.n === this.keys.length) this.grow(this.n * 2);
+    this.keys[this.n] = key;
+    this.lvls[this.n++] = lvl;
   }
-  insertAt(i: number, key: number, lvl: number): void {
-    if (this.n === this.keys.length) {
-      const k = new Float64Array(this.n * 2);
-      k.set(this.keys);
-      this.keys = k;
-      const l = new Int32Array(this.n * 2);
-      l.set(this.lvls);
-      this.lvls = l;
+  /** Merges m pairs sorted by key (all below the best) in, from the back. */
+  mergeSorted(pk: Float64Array, pl: Int32Array, m: number): void {
+    if (this.n + m > this.keys.length) this.grow((this.n + m) * 2);
+    const keys = this.keys;
+    const lvls = this.lvls;
+    let i = this.n - 1;
+    let j = m - 1;
+    for (let w = this.n + m - 1; j >= 0; w--) {
+      if (i >= 0 && keys[i]! > pk[j]!) {
+        keys[w] = keys[i]!;
+        lvls[w] = lvls[i--]!;
+      } else {
+        keys[w] = pk[j]!;
+        lvls[w] = pl[j--]!;
+      }
     }
-    if (i < this.n) {
-      this.keys.copyWithin(i + 1, i, this.n);
-      this.lvls.copyWithin(i + 1, i, this.n);
-    }
-    this.keys[i] = key;
-    this.lvls[i] = lvl;
-    this.n++;
+    this.n += m;
+  }
+  private grow(cap: number): void {
+    const k = new Float64Array(cap);
+    k.set(this.keys.subarray(0, this.n));
+    this.keys = k;
+    const l = new Int32Array(cap);
+    l.set(this.lvls.subarray(0, this.n));
+    this.lvls = l;
   }
 }
 
@@ -302,8 +307,8 @@ export class BookArena {
   lvFreeTop: number;
   /** order id → slot + 2^32 × owning market id (the owner check needs no extra cache line). */
   readonly byId: IdIndex;
-  /** (price, marketId·4 + side) → level, for every level in any book's sorted arrays. */
-  readonly byPrice: PairIndex;
+  /** (price, marketId) → bid and ask level, for every level in any book's sorted arrays. */
+  readonly byPrice: LevelIndex;
   // Flyweight views, shared by the books (commands run one at a time; sinks must not re-enter).
   readonly vA: SlotView;
   readonly vB: SlotView;
@@ -315,6 +320,12 @@ export class BookArena {
   dLevel = new Int32Array(16);
   dOrder = new Int32Array(16);
   dN = 0;
+  /** Scratch for merging pending levels. */
+  pKeys = new Float64Array(64);
+  pLvls = new Int32Array(64);
+  /** Whether to load lines early (the pools have outgrown the caches), and where those loads go. */
+  prefetch: boolean;
+  sink = 0;
   readonly bidBuf: DepthBuffer = { prices: new Float64Array(16), quantities: new Float64Array(16), count: 0 };
   readonly askBuf: DepthBuffer = { prices: new Float64Array(16), quantities: new Float64Array(16), count: 0 };
 
@@ -330,6 +341,7 @@ export class BookArena {
     this.free = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
     this.freeTop = cap;
+    this.prefetch = cap * SLOT_BYTES >= PREFETCH_BYTES;
     const lc = Math.max(16, cap >> 1);
     this.lvCap = lc;
     const lbuf = new ArrayBuffer(lc * LEVEL_BYTES);
@@ -339,7 +351,7 @@ export class BookArena {
     for (let i = 0; i < lc; i++) this.lvFree[i] = lc - 1 - i;
     this.lvFreeTop = lc;
     this.byId = new IdIndex(cap);
-    this.byPrice = new PairIndex(lc);
+    this.byPrice = new LevelIndex(lc);
     this.vA = new SlotView(this);
     this.vB = new SlotView(this);
     this.vOld = new OldView(this);
@@ -368,6 +380,7 @@ export class BookArena {
     for (let i = cap - 1; i >= old; i--) free[this.freeTop++] = i;
     this.free = free;
     this.cap = cap;
+    if (cap * SLOT_BYTES >= PREFETCH_BYTES) this.prefetch = true;
   }
 
   growLevels(): void {
@@ -394,7 +407,7 @@ export class FastBook implements OrderBook {
   // ---- indexes
   /** clientOrderId → first slot of its chain (this book, all accounts; chained through oCidNext). */
   private readonly byCid = new Map<string, number>();
-  /** account → head slot of its circular order list in this book. */
+  /** account → head slot of its order list in this book (doubly linked, new orders at the head). */
   private readonly accHead = new Map<number, number>();
   private openCount = 0;
 
@@ -407,13 +420,21 @@ export class FastBook implements OrderBook {
 
   // ---- counters / state
   private readonly s: MarketSpec;
+  // Status and filters, copied from the spec: checked on every command without reading another
+  // object (with a thousand books that is a cache miss of its own). FastBook is its own MarketFilters.
+  private status: MarketStatus;
+  private readonly defaultStp: Stp;
+  tickSize: number;
+  stepSize: number;
+  minQty: number;
+  maxQty: number;
+  minPrice: number;
+  maxPrice: number;
+  minNotional: number;
   private nextSeq = 1;
   private lastTradeId = 0;
   private lastUpdateId = 0;
   private last = 0;
-
-  /** marketId × 2^32: the owner tag in the arena's order-id index. */
-  private readonly idTag: number;
 
   // ---- per-command depth tracking (scratch buffers live in the arena)
   private cmdNo = 1;
@@ -433,12 +454,19 @@ export class FastBook implements OrderBook {
   /** Empty levels still in each side's array (never the last one). */
   private bidEmpties = 0;
   private askEmpties = 0;
+  /**
+   * New levels below the best, not yet in the sorted array: a list through the level records
+   * (L_PNEXT). Most new levels land deep in the book (orders moved away from the touch), where a
+   * sorted insert would shift the array; pending ones are merged in only when a side is walked in
+   * price order (its best level emptied, FOK, queries) — and resting one touches no array.
+   */
+  private bidPend = NIL;
+  private askPend = NIL;
+  private bidPendN = 0;
+  private askPendN = 0;
   /** Total open quantity per side (bounds every level's quantity: overflow checks skip the lookup). */
   private bidTotal = 0;
   private askTotal = 0;
-  /** (marketId·4 + side): this book's tags in the arena's price index. */
-  private readonly bidTag: number;
-  private readonly askTag: number;
 
   constructor(
     readonly marketId: number,
@@ -447,12 +475,18 @@ export class FastBook implements OrderBook {
     opts: FastBookOptions = {},
   ) {
     this.s = { ...spec };
+    this.status = spec.status;
+    this.defaultStp = spec.defaultStp;
+    this.tickSize = spec.tickSize;
+    this.stepSize = spec.stepSize;
+    this.minQty = spec.minQty;
+    this.maxQty = spec.maxQty;
+    this.minPrice = spec.minPrice;
+    this.maxPrice = spec.maxPrice;
+    this.minNotional = spec.minNotional;
     this.a = opts.arena ?? new BookArena(opts.initialOrders ?? 64);
     if (!(Number.isInteger(marketId) && marketId >= 0 && marketId < 2 ** 20))
       throw new RangeError("bad marketId");
-    this.idTag = marketId * 4294967296;
-    this.bidTag = marketId * 4 + BUY;
-    this.askTag = marketId * 4 + SELL;
     this.vA = this.a.vA;
     this.vB = this.a.vB;
     this.vOld = this.a.vOld;
@@ -500,21 +534,18 @@ export class FastBook implements OrderBook {
     const h = this.accHead.get(account);
     if (h !== undefined) {
       const slots: number[] = [];
-      let s = h;
-      do {
-        slots.push(s);
-        s = this.a.I[s * 32 + O_ACCNEXT]!;
-      } while (s !== h);
+      for (let s = h; s !== NIL; s = this.a.I[s * 32 + O_ACCNEXT]!) slots.push(s);
       this.cancelSorted(slots, CancelReason.MASS_CANCEL);
     }
     this.flushDepth();
   }
 
   setStatus(status: MarketStatus, _t: number): void {
-    if (status === MarketStatus.BREAK && this.s.status !== MarketStatus.BREAK) {
+    if (status === MarketStatus.BREAK && this.status !== MarketStatus.BREAK) {
       this.cancelSorted(this.allOpenSlots(), CancelReason.MARKET_CLOSED);
     }
     this.s.status = status;
+    this.status = status;
     this.flushDepth();
   }
 
@@ -526,13 +557,23 @@ export class FastBook implements OrderBook {
     this.s.minPrice = f.minPrice;
     this.s.maxPrice = f.maxPrice;
     this.s.minNotional = f.minNotional;
+    this.tickSize = f.tickSize;
+    this.stepSize = f.stepSize;
+    this.minQty = f.minQty;
+    this.maxQty = f.maxQty;
+    this.minPrice = f.minPrice;
+    this.maxPrice = f.maxPrice;
+    this.minNotional = f.minNotional;
   }
 
   // =================================================================== place / replace
 
   private doPlace(c: PlaceCommand, t: number): void {
-    let reason = validatePlace(this.s.status, this.s, c);
-    if (reason === null) reason = this.stateChecks(c);
+    let reason = validatePlace(this.status, this, c);
+    if (reason === null) {
+      if (this.a.prefetch && c.price !== 0) this.prefetchRest(c.price, c.side); // overlaps the duplicate-id probe's miss
+      reason = this.stateChecks(c);
+    }
     if (reason !== null) {
       this.sink.rejected(this.marketId, this.vRej.fromPlace(c, t), reason);
       return;
@@ -544,7 +585,7 @@ export class FastBook implements OrderBook {
     this.a.U[o * 128 + O_SIDE] = c.side;
     this.a.U[o * 128 + O_TYPE] = c.type;
     this.a.U[o * 128 + O_TIF] = c.timeInForce;
-    this.a.U[o * 128 + O_STP] = resolveStp(c.stp, this.s.defaultStp);
+    this.a.U[o * 128 + O_STP] = resolveStp(c.stp, this.defaultStp);
     const stop = isStop(c.type);
     this.a.U[o * 128 + O_STATUS] = stop ? OrderStatus.PENDING_NEW : OrderStatus.NEW;
     this.a.U[o * 128 + O_INDEXED] = 0;
@@ -586,8 +627,9 @@ export class FastBook implements OrderBook {
   }
 
   private doReplace(c: ReplaceCommand, t: number): RejectReason | null {
-    if (this.s.status === MarketStatus.HALT) return RejectReason.MARKET_HALTED;
-    if (this.s.status === MarketStatus.BREAK) return RejectReason.MARKET_CLOSED;
+    if (this.status === MarketStatus.HALT) return RejectReason.MARKET_HALTED;
+    if (this.status === MarketStatus.BREAK) return RejectReason.MARKET_CLOSED;
+    if (this.a.prefetch && c.newPrice !== 0) this.prefetchRest(c.newPrice, 0);
     const o = this.find(c.account, c.orderId, c.clientOrderId);
     if (o === NIL) return RejectReason.UNKNOWN_ORDER;
     if (this.a.I[o * 32 + O_LEVEL] === IN_STOPS) return RejectReason.NOT_REPLACEABLE;
@@ -595,10 +637,9 @@ export class FastBook implements OrderBook {
     const leaves = this.a.F[o * 16 + O_LEAVES]!;
     const price = c.newPrice === 0 ? oldPrice : c.newPrice;
     const qty = c.newQuantity === 0 ? leaves : c.newQuantity;
-    const f = this.s;
-    if (!priceOk(f, price)) return RejectReason.PRICE_FILTER;
-    if (!qtyOk(f, qty)) return RejectReason.LOT_SIZE;
-    if (!notionalAtLeast(price, qty, f.minNotional)) return RejectReason.MIN_NOTIONAL;
+    if (!priceOk(this, price)) return RejectReason.PRICE_FILTER;
+    if (!qtyOk(this, qty)) return RejectReason.LOT_SIZE;
+    if (!notionalAtLeast(price, qty, this.minNotional)) return RejectReason.MIN_NOTIONAL;
     if (!notionalFitsInt64(price, qty)) return RejectReason.MAX_NOTIONAL;
     const oldId = this.a.F[o * 16 + O_ID]!;
     const id = c.newOrderId === 0 ? oldId : c.newOrderId;
@@ -606,10 +647,12 @@ export class FastBook implements OrderBook {
       if (!Number.isSafeInteger(id) || id <= 0) return RejectReason.INVALID_ORDER_ID;
       if (this.a.byId.get(id) !== NIL) return RejectReason.DUPLICATE_ORDER_ID;
     }
-    const oldCid = this.a.oCid[o]!;
-    const cid = c.newClientOrderId === "" ? oldCid : c.newClientOrderId;
+    // The old clientOrderId (a string elsewhere in the heap: a cache miss with many books) is read
+    // only when a new one is given.
+    const cid = c.newClientOrderId;
+    const cidChanges = cid !== "" && cid !== this.a.oCid[o];
     const acc = this.a.I[o * 32 + O_ACC]!;
-    if (cid !== oldCid && this.findCid(acc, cid) !== NIL) return RejectReason.DUPLICATE_CLIENT_ORDER_ID;
+    if (cidChanges && this.findCid(acc, cid) !== NIL) return RejectReason.DUPLICATE_CLIENT_ORDER_ID;
     const side = this.a.U[o * 128 + O_SIDE] as Side;
     const kept = price === oldPrice && qty <= leaves;
     if (!kept) {
@@ -627,13 +670,15 @@ export class FastBook implements OrderBook {
     this.vOld.copy(o);
     if (id !== oldId) {
       this.a.byId.delete(oldId);
-      this.a.byId.set(id, o + this.idTag);
+      this.a.byId.set(id, o + this.marketId * 4294967296, this.a.I[o * 32 + O_LEVEL]!);
       this.a.F[o * 16 + O_ID] = id;
     }
-    if (cid !== oldCid) {
+    if (cidChanges) {
+      const oldCid = this.a.oCid[o]!;
+      this.vOld.keepCid(oldCid);
       if (oldCid !== "") this.cidRemove(o);
       this.a.oCid[o] = cid;
-      if (cid !== "") this.cidInsert(o);
+      this.cidInsert(o);
     }
     this.a.F[o * 16 + O_QTY] = qty;
     this.a.F[o * 16 + O_FILLED] = 0;
@@ -662,6 +707,29 @@ export class FastBook implements OrderBook {
     return null;
   }
 
+  /**
+   * Loads what resting at `price` will read — the price-index entry and the level — before the
+   * order lookup, so that their cache misses overlap instead of following one another (with a
+   * thousand books these lines are mostly out of cache). The level's tail order is only written
+   * (a store miss does not stall), so it is not loaded. side 0: both sides' levels.
+   */
+  private prefetchRest(price: number, side: number): void {
+    const a = this.a;
+    const e = a.byPrice.probe(price, this.marketId);
+    if (e < 0) return;
+    const kv = a.byPrice.kv;
+    let x = 0;
+    if (side !== SELL) {
+      const lv = kv[e + 2]!;
+      if (lv !== NIL) x += a.LI[lv * 16 + L_COUNT]!;
+    }
+    if (side !== BUY) {
+      const lv = kv[e + 3]!;
+      if (lv !== NIL) x += a.LI[lv * 16 + L_COUNT]!;
+    }
+    a.sink = x;
+  }
+
   // =================================================================== matching
 
   /** Runs an order that is not resting: FOK check, match, then rest or expire. Frees the slot if it ends. */
@@ -685,7 +753,7 @@ export class FastBook implements OrderBook {
     let stoppedByBudget = false;
     const acc = this.a.I[o * 32 + O_ACC]!;
     const stp = this.a.U[o * 128 + O_STP]!;
-    const step = this.s.stepSize;
+    const step = this.stepSize;
     const vM = this.vA;
     const vT = this.vB;
     vT.slot = o;
@@ -773,6 +841,7 @@ export class FastBook implements OrderBook {
     const stp = this.a.U[o * 128 + O_STP]!;
     let need = this.a.F[o * 16 + O_LEAVES]!;
     const opp = side === BUY ? this.asks : this.bids;
+    this.mergePending(side === BUY ? SELL : BUY);
     for (let i = opp.n - 1; i >= 0; i--) {
       const lv = opp.lvls[i]!;
       const p = this.a.LF[lv * 8 + L_PRICE]!;
@@ -892,8 +961,7 @@ export class FastBook implements OrderBook {
   private rest(o: number): void {
     const side = this.a.U[o * 128 + O_SIDE]!;
     const price = this.a.F[o * 16 + O_PRICE]!;
-    const tag = side === BUY ? this.bidTag : this.askTag;
-    let lv = this.a.byPrice.get(price, tag);
+    let lv = this.a.byPrice.get(price, this.marketId, side);
     if (lv !== NIL) {
       if (this.a.LI[lv * 16 + L_COUNT] === 0) {
         // reuse an empty level
@@ -901,13 +969,25 @@ export class FastBook implements OrderBook {
         else this.askEmpties--;
       }
     } else {
-      const sb = side === BUY ? this.bids : this.asks;
-      const key = side === BUY ? price : -price;
-      const i = -sb.search(key) - 1;
       lv = this.allocLevel(side, price);
-      sb.insertAt(i, key, lv);
-      this.a.byPrice.set(price, tag, lv);
-      if (i === sb.n - 1) {
+      this.a.byPrice.set(price, this.marketId, side, lv);
+      // A new price: the new best, or a level below the best (pending until the side is walked).
+      if (
+        side === BUY
+          ? this.bidTop !== NIL && price < this.bidTopPx
+          : this.askTop !== NIL && price > this.askTopPx
+      ) {
+        if (side === BUY) {
+          this.a.LI[lv * 16 + L_PNEXT] = this.bidPend;
+          this.bidPend = lv;
+          this.bidPendN++;
+        } else {
+          this.a.LI[lv * 16 + L_PNEXT] = this.askPend;
+          this.askPend = lv;
+          this.askPendN++;
+        }
+      } else {
+        (side === BUY ? this.bids : this.asks).append(side === BUY ? price : -price, lv);
         if (side === BUY) {
           this.bidTop = lv;
           this.bidTopPx = price;
@@ -932,6 +1012,7 @@ export class FastBook implements OrderBook {
     this.a.I[o * 32 + O_LEVEL] = lv;
     this.a.F[o * 16 + O_SEQ] = this.nextSeq++;
     if (this.a.U[o * 128 + O_INDEXED] === 0) this.index(o);
+    else if (this.a.prefetch) this.a.byId.setHint(this.a.F[o * 16 + O_ID]!, lv);
   }
 
   /** Removes a resting order from its level (and the level when it empties). Indexes untouched. */
@@ -959,26 +1040,70 @@ export class FastBook implements OrderBook {
         const e = side === BUY ? ++this.bidEmpties : ++this.askEmpties;
         if (e > 64) {
           const sb = side === BUY ? this.bids : this.asks;
-          if (e * 2 > sb.n) this.compact(sb, side);
+          if (e * 2 > sb.n + (side === BUY ? this.bidPendN : this.askPendN)) this.compact(sb, side);
         }
       }
+    }
+  }
+
+  /** Moves a side's pending levels into its sorted array (shellsort: in place, no allocation). */
+  private mergePending(side: number): void {
+    const m = side === BUY ? this.bidPendN : this.askPendN;
+    if (m === 0) return;
+    const a = this.a;
+    if (a.pKeys.length < m) {
+      a.pKeys = new Float64Array(m * 2);
+      a.pLvls = new Int32Array(m * 2);
+    }
+    const pk = a.pKeys;
+    const pl = a.pLvls;
+    let lv = side === BUY ? this.bidPend : this.askPend;
+    for (let i = 0; i < m; i++) {
+      pk[i] = side === BUY ? a.LF[lv * 8 + L_PRICE]! : -a.LF[lv * 8 + L_PRICE]!;
+      pl[i] = lv;
+      lv = a.LI[lv * 16 + L_PNEXT]!;
+    }
+    let gap = 1;
+    while (gap < m / 3) gap = gap * 3 + 1;
+    for (; gap > 0; gap = (gap - 1) / 3) {
+      for (let i = gap; i < m; i++) {
+        const k = pk[i]!;
+        const l = pl[i]!;
+        let j = i;
+        while (j >= gap && pk[j - gap]! > k) {
+          pk[j] = pk[j - gap]!;
+          pl[j] = pl[j - gap]!;
+          j -= gap;
+        }
+        pk[j] = k;
+        pl[j] = l;
+      }
+    }
+    if (side === BUY) {
+      this.bids.mergeSorted(pk, pl, m);
+      this.bidPend = NIL;
+      this.bidPendN = 0;
+    } else {
+      this.asks.mergeSorted(pk, pl, m);
+      this.askPend = NIL;
+      this.askPendN = 0;
     }
   }
 
   /** Pops empty levels off the end (the touch) of a side. */
   private popEmpty(side: number): void {
     const sb = side === BUY ? this.bids : this.asks;
-    const tag = side === BUY ? this.bidTag : this.askTag;
+    this.mergePending(side); // the next best may be pending
     let n = sb.n;
     const lvls = sb.lvls;
     const LI = this.a.LI;
     let lv = lvls[--n]!;
     this.a.lvFree[this.a.lvFreeTop++] = lv;
-    this.a.byPrice.delete(this.a.LF[lv * 8 + L_PRICE]!, tag);
+    this.a.byPrice.delete(this.a.LF[lv * 8 + L_PRICE]!, this.marketId, side);
     while (n > 0 && LI[lvls[n - 1]! * 16 + L_COUNT] === 0) {
       lv = lvls[--n]!;
       this.a.lvFree[this.a.lvFreeTop++] = lv;
-      this.a.byPrice.delete(this.a.LF[lv * 8 + L_PRICE]!, tag);
+      this.a.byPrice.delete(this.a.LF[lv * 8 + L_PRICE]!, this.marketId, side);
       if (side === BUY) this.bidEmpties--;
       else this.askEmpties--;
     }
@@ -996,13 +1121,13 @@ export class FastBook implements OrderBook {
 
   /** Drops every empty level of a side (amortised: runs when more than half are empty). */
   private compact(sb: SideBook, side: number): void {
-    const tag = side === BUY ? this.bidTag : this.askTag;
+    this.mergePending(side);
     let j = 0;
     for (let i = 0; i < sb.n; i++) {
       const lv = sb.lvls[i]!;
       if (this.a.LI[lv * 16 + L_COUNT] === 0) {
         this.a.lvFree[this.a.lvFreeTop++] = lv;
-        this.a.byPrice.delete(this.a.LF[lv * 8 + L_PRICE]!, tag);
+        this.a.byPrice.delete(this.a.LF[lv * 8 + L_PRICE]!, this.marketId, side);
         continue;
       }
       sb.keys[j] = sb.keys[i]!;
@@ -1027,7 +1152,7 @@ export class FastBook implements OrderBook {
   }
 
   private levelQty(side: number, price: number): number {
-    const lv = this.a.byPrice.get(price, side === BUY ? this.bidTag : this.askTag);
+    const lv = this.a.byPrice.get(price, this.marketId, side);
     return lv === NIL ? 0 : this.a.LF[lv * 8 + L_QTY]!;
   }
 
@@ -1053,6 +1178,8 @@ export class FastBook implements OrderBook {
 
   private allOpenSlots(): number[] {
     const out: number[] = [];
+    this.mergePending(BUY);
+    this.mergePending(SELL);
     for (const sb of [this.bids, this.asks]) {
       for (let i = 0; i < sb.n; i++) {
         for (let s = this.a.LI[sb.lvls[i]! * 16 + L_HEAD]!; s !== NIL; s = this.a.I[s * 32 + O_NEXT]!)
@@ -1068,23 +1195,18 @@ export class FastBook implements OrderBook {
   private index(o: number): void {
     this.a.U[o * 128 + O_INDEXED] = 1;
     this.openCount++;
-    this.a.byId.set(this.a.F[o * 16 + O_ID]!, o + this.idTag);
+    this.a.byId.set(this.a.F[o * 16 + O_ID]!, o + this.marketId * 4294967296, this.a.I[o * 32 + O_LEVEL]!);
     if (this.a.oCid[o] !== "") this.cidInsert(o);
+    // At the head: touches one other order (a tail insert would read the head to find the tail).
     const acc = this.a.I[o * 32 + O_ACC]!;
     const h = this.accHead.get(acc);
-    if (h === undefined) {
-      this.accHead.set(acc, o);
-      this.a.U[o * 128 + O_ACCHEAD] = 1;
-      this.a.I[o * 32 + O_ACCNEXT] = o;
-      this.a.I[o * 32 + O_ACCPREV] = o;
-    } else {
-      const tail = this.a.I[h * 32 + O_ACCPREV]!;
-      this.a.I[tail * 32 + O_ACCNEXT] = o;
-      this.a.I[o * 32 + O_ACCPREV] = tail;
+    this.a.I[o * 32 + O_ACCPREV] = NIL;
+    if (h === undefined) this.a.I[o * 32 + O_ACCNEXT] = NIL;
+    else {
       this.a.I[o * 32 + O_ACCNEXT] = h;
       this.a.I[h * 32 + O_ACCPREV] = o;
-      this.a.U[o * 128 + O_ACCHEAD] = 0;
     }
+    this.accHead.set(acc, o);
   }
 
   private unindex(o: number): void {
@@ -1093,18 +1215,11 @@ export class FastBook implements OrderBook {
     this.a.byId.delete(this.a.F[o * 16 + O_ID]!);
     if (this.a.oCid[o] !== "") this.cidRemove(o);
     const n = this.a.I[o * 32 + O_ACCNEXT]!;
-    if (n === o) {
-      this.accHead.delete(this.a.I[o * 32 + O_ACC]!);
-    } else {
-      const p = this.a.I[o * 32 + O_ACCPREV]!;
-      this.a.I[p * 32 + O_ACCNEXT] = n;
-      this.a.I[n * 32 + O_ACCPREV] = p;
-      if (this.a.U[o * 128 + O_ACCHEAD] === 1) {
-        this.accHead.set(this.a.I[o * 32 + O_ACC]!, n);
-        this.a.U[n * 128 + O_ACCHEAD] = 1;
-      }
-    }
-    this.a.U[o * 128 + O_ACCHEAD] = 0;
+    const p = this.a.I[o * 32 + O_ACCPREV]!;
+    if (n !== NIL) this.a.I[n * 32 + O_ACCPREV] = p;
+    if (p !== NIL) this.a.I[p * 32 + O_ACCNEXT] = n;
+    else if (n === NIL) this.accHead.delete(this.a.I[o * 32 + O_ACC]!);
+    else this.accHead.set(this.a.I[o * 32 + O_ACC]!, n);
   }
 
   private cidInsert(o: number): void {
@@ -1142,8 +1257,16 @@ export class FastBook implements OrderBook {
 
   /** The slot of an open order of THIS book, or NIL. */
   private slotOf(orderId: number): number {
-    const v = this.a.byId.get(orderId);
-    if (v === NIL || v - (v >>> 0) !== this.idTag) return NIL;
+    const a = this.a;
+    const e = a.byId.probe(orderId);
+    if (e < 0) return NIL;
+    // The entry is slot + 2^32 × owning market (integers: no boxed double field on the book).
+    const v = a.byId.kv[e + 1]!;
+    if (((v / 4294967296) | 0) !== this.marketId) return NIL;
+    // Load the order's level (the entry's hint; stale after an unlink, NIL/IN_STOPS when not
+    // resting) now: its cache miss then overlaps the order slot's instead of following it.
+    const lv = a.byId.kv[e + 2]!;
+    if (lv >= 0 && a.prefetch) a.sink = a.LI[lv * 16 + L_COUNT]!;
     return v >>> 0;
   }
 
@@ -1270,6 +1393,7 @@ export class FastBook implements OrderBook {
   }
   levels(side: Side, max = Number.POSITIVE_INFINITY): LevelRecord[] {
     const sb = side === BUY ? this.bids : this.asks;
+    this.mergePending(side);
     const out: LevelRecord[] = [];
     for (let i = sb.n - 1; i >= 0 && out.length < max; i--) {
       const lv = sb.lvls[i]!;
