@@ -1,6 +1,6 @@
 /**
  * Matching-engine benchmark (a command, not a test):
- *   npm run bench -w @excraft/matching-engine [-- --quick]
+ *   npm run bench:engine [-- --quick] [-- --realtime]
  *
  * 1. Throughput on pre-generated exchange-core-style streams (9% GTC, 3% IOC, 6% cancel, 82% move):
  *    one market (~1k resting orders, ~750 levels, 2k accounts) and 1,000 markets (10k accounts),
@@ -33,8 +33,12 @@ import { generate, OP_CANCEL, OP_GTC, OP_IOC, type Workload } from "./workload.t
 const quick = process.argv.includes("--quick");
 /** Internal: the latency phase runs in a child process (see runLatencyPhase). */
 const latencyChild = process.argv.includes("--latency-child");
-/** Run the latency phase under the normal scheduler even when real-time scheduling is available. */
-const noRealtime = process.argv.includes("--no-realtime");
+/**
+ * Run the latency phase under SCHED_FIFO (chrt, root only). Opt-in: on a 2-core machine a real-time
+ * busy-wait sender takes a whole core from everything else, and other real-time threads of the same
+ * process (GC, compiler) can take the second.
+ */
+const realtime = process.argv.includes("--realtime");
 const log = (s: string) => console.log(s);
 
 // ------------------------------------------------------------------ sinks
@@ -322,33 +326,48 @@ function runLatency(
   const serv = new Float64Array(count);
   const intervalMs = 1000 / rate;
   const base = w.prefill;
-  const start = performance.now() + 1;
+  // The run is cut into segments of SEGMENT_MS with a rest between them: under SCHED_FIFO the
+  // kernel's real-time throttling (sched_rt_runtime_us, 950 ms of every second) would otherwise
+  // stop a busy sender for 50 ms each second. Each segment is coordinated-omission-free on its
+  // own schedule; the rests are idle time, not part of any command's latency.
+  const perSegment = Math.max(1, Math.floor((rate * SEGMENT_MS) / 1000));
+  const rest = new Int32Array(new SharedArrayBuffer(4));
+  const windowStart = performance.now();
+  let activeMs = 0;
   let now = performance.now();
   let prev = now;
   let stalls = 0;
   let stalledMs = 0;
-  for (let i = 0; i < count; i++) {
-    const planned = start + i * intervalMs;
-    while (now < planned) {
-      now = performance.now(); // busy-wait until the planned send time
+  for (let first = 0; first < count; first += perSegment) {
+    if (first > 0) Atomics.wait(rest, 0, 0, REST_MS); // sleeps without spinning
+    const last = Math.min(count, first + perSegment);
+    const start = performance.now() + 0.05;
+    now = performance.now();
+    prev = now;
+    for (let i = first; i < last; i++) {
+      const planned = start + (i - first) * intervalMs;
+      while (now < planned) {
+        now = performance.now(); // busy-wait until the planned send time
+        if (now - prev > 0.2) {
+          stalls++;
+          stalledMs += now - prev;
+        }
+        prev = now;
+      }
+      const sent = now;
+      r.exec(base + i);
+      now = performance.now();
       if (now - prev > 0.2) {
         stalls++;
         stalledMs += now - prev;
       }
       prev = now;
+      resp[i] = now - planned;
+      serv[i] = now - sent;
     }
-    const sent = now;
-    r.exec(base + i);
-    now = performance.now();
-    if (now - prev > 0.2) {
-      stalls++;
-      stalledMs += now - prev;
-    }
-    prev = now;
-    resp[i] = now - planned;
-    serv[i] = now - sent;
+    activeMs += now - start;
   }
-  const elapsed = (now - start) / 1000;
+  const elapsed = activeMs / 1000;
   const hist = () =>
     hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60e9, numberOfSignificantValueDigits: 3 });
   const h = hist();
@@ -375,7 +394,7 @@ function runLatency(
     stalledMs: Number(stalledMs.toFixed(2)),
     gcPauses: 0,
     gcPausedMs: 0,
-    windowMs: [start, now],
+    windowMs: [windowStart, now],
   };
   h.destroy();
   hs.destroy();
@@ -416,6 +435,9 @@ const showLatency = (r: LatencyRow) =>
   );
 
 const LATENCY_ROWS = "LATENCY_ROWS ";
+/** Latency runs are measured in segments of this length, with a rest between (see runLatency). */
+const SEGMENT_MS = 800;
+const REST_MS = 250;
 /**
  * Young-generation size for the latency child. The book allocates ~10 B per command, but the
  * sender's own clock reads do not: performance.now() returns a boxed double (~16 B per read, and
@@ -426,10 +448,10 @@ const LATENCY_ROWS = "LATENCY_ROWS ";
 const LATENCY_SEMI_SPACE_MB = 1024;
 
 /**
- * Runs the latency phase in a child process: under SCHED_FIFO (chrt) when the machine allows it,
- * as latency-critical matching engines run pinned and real-time (exchange-core pins its threads),
- * so that other processes on these 2 shared cores do not preempt the sender loop; otherwise under
- * the normal scheduler. The child also starts with an empty young generation per rate.
+ * Runs the latency phase in a child process, under the normal scheduler or, with --realtime, under
+ * SCHED_FIFO (chrt), as latency-critical engines run pinned and real-time (exchange-core pins its
+ * threads), so that other processes on the shared cores do not preempt the sender loop. The child
+ * starts each rate with an empty young generation.
  */
 function runLatencyPhase(): { rows: LatencyRow[]; scheduling: string } {
   const nodeArgs = [
@@ -441,12 +463,12 @@ function runLatencyPhase(): { rows: LatencyRow[]; scheduling: string } {
     ...(quick ? ["--quick"] : []),
   ];
   const realtimeOk =
-    !noRealtime &&
+    realtime &&
     process.getuid?.() === 0 &&
     spawnSync("chrt", ["-f", "50", "true"], { stdio: "ignore" }).status === 0;
   const [command, args, scheduling] = realtimeOk
     ? ["chrt", ["-f", "50", process.execPath, ...nodeArgs], "SCHED_FIFO priority 50 (chrt -f 50)"]
-    : [process.execPath, nodeArgs, "normal (SCHED_OTHER); run as root with chrt for SCHED_FIFO"];
+    : [process.execPath, nodeArgs, "normal (SCHED_OTHER); --realtime (root, chrt) for SCHED_FIFO"];
   log(`  latency child scheduling: ${scheduling}; semi-space ${LATENCY_SEMI_SPACE_MB} MB`);
   const child = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (child.status !== 0) throw new Error(`latency child failed (status ${child.status})`);
@@ -720,7 +742,7 @@ function main(): void {
       "1 market: FastBook directly; 1000 markets: Engine (shared BookArena) routing by symbol (Map lookup per command).",
       "1000 mkts pareto: exchange-core's createWeightedDistribution (Pareto 0.001/1.5) for command share and resting target; uniform: every market equally active (cache-cold worst case).",
       "Peer mapping: GTC/IOC → limit(), cancel → cancel(), move → modify(id,{price}); ids pre-built strings; it gets no clientOrderId, STP or depth-delta work.",
-      "Latency: busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored, histograms filled after the loop.",
+      "Latency: busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored, histograms filled after the loop. Runs are cut into 800 ms segments with 250 ms rests (each segment on its own schedule) so that real-time throttling (950 ms per second) never stops the sender mid-segment.",
       "Off-CPU gaps: intervals > 200 µs between consecutive clock reads of the sender loop (the thread was descheduled or paused by GC); every command planned inside a gap inherits it.",
       `Latency runs in a child process (scheduling: ${scheduling}) with a fixed ${LATENCY_SEMI_SPACE_MB} MB semi-space and a full GC before each rate; GC pauses inside each measured window are counted from perf_hooks 'gc' entries.`,
     ],
