@@ -23,6 +23,9 @@ import {
 } from "./state";
 import { INT64_MAX } from "./units";
 
+/** Holds cached before the first prune of drained ones. */
+const HOLD_CACHE_PRUNE_AT = 500_000;
+
 export interface LedgerOptions {
   /** Most commands written in one transaction (group commit). Default 2000. */
   maxBatch?: number;
@@ -138,6 +141,8 @@ export class Ledger {
   private running = false;
   private cache!: Layer;
   private assets = new Map<string, AssetInfo>();
+  /** Cache size at which drained holds are next pruned (see commitToCache). */
+  private nextHoldPruneAt = HOLD_CACHE_PRUNE_AT;
   private feeOverrides = new Map<string, { maker: number; taker: number }>();
   private readonly maxBatch: number;
   private readonly clock: () => number;
@@ -635,9 +640,13 @@ export class Ledger {
     for (const [k, v] of layer.progress) cache.progress.set(k, v);
     for (const [k, v] of layer.markets) cache.markets.set(k, v);
     cache.nextEntryId = layer.nextEntryId;
-    // Keep the cache bounded: drained holds are only needed again for idempotent replays (reloaded on demand).
-    if (cache.holds.size > 500_000) {
+    // Keep the cache bounded: drained holds are only needed again for idempotent replays (reloaded on
+    // demand). The next prune waits until the cache has doubled past what the last one kept, so the
+    // scan stays amortised O(1) per hold even when most holds are still open (it once ran on every
+    // batch past 500k open holds).
+    if (cache.holds.size > this.nextHoldPruneAt) {
       for (const [k, v] of cache.holds) if (v === null || v.remaining === 0n) cache.holds.delete(k);
+      this.nextHoldPruneAt = Math.max(HOLD_CACHE_PRUNE_AT, 2 * cache.holds.size);
     }
     if (cache.balances.size > 1_000_000) cache.balances.clear();
   }
