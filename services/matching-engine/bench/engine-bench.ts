@@ -39,6 +39,8 @@ const latencyChild = process.argv.includes("--latency-child");
  * process (GC, compiler) can take the second.
  */
 const realtime = process.argv.includes("--realtime");
+/** Internal: the latency child measures in segments (set when it runs under SCHED_FIFO). */
+const segmented = process.argv.includes("--segmented");
 const log = (s: string) => console.log(s);
 
 // ------------------------------------------------------------------ sinks
@@ -326,11 +328,11 @@ function runLatency(
   const serv = new Float64Array(count);
   const intervalMs = 1000 / rate;
   const base = w.prefill;
-  // The run is cut into segments of SEGMENT_MS with a rest between them: under SCHED_FIFO the
+  // Under --realtime the run is cut into segments of SEGMENT_MS with a rest between them: under SCHED_FIFO the
   // kernel's real-time throttling (sched_rt_runtime_us, 950 ms of every second) would otherwise
   // stop a busy sender for 50 ms each second. Each segment is coordinated-omission-free on its
   // own schedule; the rests are idle time, not part of any command's latency.
-  const perSegment = Math.max(1, Math.floor((rate * SEGMENT_MS) / 1000));
+  const perSegment = segmented ? Math.max(1, Math.floor((rate * SEGMENT_MS) / 1000)) : count;
   const rest = new Int32Array(new SharedArrayBuffer(4));
   const windowStart = performance.now();
   let activeMs = 0;
@@ -467,7 +469,11 @@ function runLatencyPhase(): { rows: LatencyRow[]; scheduling: string } {
     process.getuid?.() === 0 &&
     spawnSync("chrt", ["-f", "50", "true"], { stdio: "ignore" }).status === 0;
   const [command, args, scheduling] = realtimeOk
-    ? ["chrt", ["-f", "50", process.execPath, ...nodeArgs], "SCHED_FIFO priority 50 (chrt -f 50)"]
+    ? [
+        "chrt",
+        ["-f", "50", process.execPath, ...nodeArgs, "--segmented"],
+        "SCHED_FIFO priority 50 (chrt -f 50)",
+      ]
     : [process.execPath, nodeArgs, "normal (SCHED_OTHER); --realtime (root, chrt) for SCHED_FIFO"];
   log(`  latency child scheduling: ${scheduling}; semi-space ${LATENCY_SEMI_SPACE_MB} MB`);
   const child = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
@@ -742,7 +748,7 @@ function main(): void {
       "1 market: FastBook directly; 1000 markets: Engine (shared BookArena) routing by symbol (Map lookup per command).",
       "1000 mkts pareto: exchange-core's createWeightedDistribution (Pareto 0.001/1.5) for command share and resting target; uniform: every market equally active (cache-cold worst case).",
       "Peer mapping: GTC/IOC → limit(), cancel → cancel(), move → modify(id,{price}); ids pre-built strings; it gets no clientOrderId, STP or depth-delta work.",
-      "Latency: busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored, histograms filled after the loop. Runs are cut into 800 ms segments with 250 ms rests (each segment on its own schedule) so that real-time throttling (950 ms per second) never stops the sender mid-segment.",
+      "Latency: busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored, histograms filled after the loop. With --realtime, runs are cut into 800 ms segments with 250 ms rests (each segment on its own schedule) so that real-time throttling (950 ms per second) never stops the sender mid-segment.",
       "Off-CPU gaps: intervals > 200 µs between consecutive clock reads of the sender loop (the thread was descheduled or paused by GC); every command planned inside a gap inherits it.",
       `Latency runs in a child process (scheduling: ${scheduling}) with a fixed ${LATENCY_SEMI_SPACE_MB} MB semi-space and a full GC before each rate; GC pauses inside each measured window are counted from perf_hooks 'gc' entries.`,
     ],
