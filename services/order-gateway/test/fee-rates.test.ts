@@ -15,12 +15,12 @@ import {
   ASSETS,
   client,
   createKey,
+  credit as creditAccount,
   type GatewayInstance,
   MASTER_KEY,
   type OrderExchange,
   startGateway,
   startOrderExchange,
-  walletCall,
 } from "./support/order-harness.ts";
 
 const DECIMALS: Record<string, number> = { BTC: 8, USDT: 6 };
@@ -32,14 +32,7 @@ describe("commissions as the wallet charges them (per-account overrides)", () =>
   let C: ReturnType<typeof client>; // "carol": the market's 10 / 20 bps
 
   const credit = (account: string, asset: string, amount: bigint, id: string) =>
-    walletCall(oe.walletClient, "operatorAdjust", {
-      adjustmentId: id,
-      accountId: account,
-      asset,
-      amount,
-      reason: "test funding",
-      operator: "test",
-    });
+    creditAccount(oe, account, asset, amount, id);
 
   /** What the wallet booked to the fee account for a trade, per asset, as decimal text. */
   const ledgerFees = async (tradeId: number): Promise<Record<string, string>> => {

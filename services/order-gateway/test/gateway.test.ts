@@ -5,6 +5,7 @@
 import { TOPICS } from "@excraft/matching-engine";
 import { createMetrics } from "@excraft/platform";
 import { decodeMarketDataRecord, encodeMarketDataRecord } from "@excraft/proto/records";
+import { mulberry32 } from "@excraft/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createMarketDataGateway, type MarketDataGateway } from "../src/index.ts";
@@ -14,7 +15,6 @@ import {
   type Exchange,
   limit,
   logger,
-  random,
   send,
   startExchange,
   waitUntil,
@@ -375,7 +375,7 @@ describe("market-data gateway over a real engine", () => {
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
 
     // Keep orders flowing around the mid (some cross and trade) for the whole procedure.
-    const next = random(7);
+    const next = mulberry32(7);
     let flowing = true;
     let sent = 0;
     const flow = (async () => {

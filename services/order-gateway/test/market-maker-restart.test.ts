@@ -12,12 +12,12 @@ import { limit, logger, send, waitUntil } from "./support/harness.ts";
 import { Mm } from "./support/mm-client.ts";
 import {
   createKey,
+  credit as creditAccount,
   type GatewayInstance,
   type Key,
   type OrderExchange,
   startGateway,
   startOrderExchange,
-  walletCall,
 } from "./support/order-harness.ts";
 
 describe("market-maker session across a gateway restart", () => {
@@ -28,14 +28,7 @@ describe("market-maker session across a gateway restart", () => {
   const open: Mm[] = [];
 
   const credit = (account: string, asset: string, amount: bigint, id: string) =>
-    walletCall(oe.walletClient, "operatorAdjust", {
-      adjustmentId: id,
-      accountId: account,
-      asset,
-      amount,
-      reason: "test funding",
-      operator: "test",
-    });
+    creditAccount(oe, account, asset, amount, id);
 
   /** A gateway (order entry + MarketMaker gRPC) on the exchange's one gateway database. */
   const up = async () => {

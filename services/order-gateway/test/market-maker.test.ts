@@ -5,25 +5,16 @@
  * balances and in the ExecutionReports; a REST taker crosses them; disconnecting cancels them.
  */
 import { createGrpcServer, type GrpcServer } from "@excraft/platform";
-import {
-  type ClientMessage,
-  type ExecutionReport,
-  MarketMakerClient,
-  OrderType,
-  SelfTradePrevention,
-  type ServerMessage,
-  Side,
-  TimeInForce,
-} from "@excraft/proto";
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import { MarketMakerClient, OrderType, SelfTradePrevention, Side } from "@excraft/proto";
+import { credentials } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sign } from "../src/index.ts";
 import { logger, waitUntil } from "./support/harness.ts";
 import { Mm } from "./support/mm-client.ts";
 import {
   client,
   createKey,
+  credit as creditAccount,
   type GatewayInstance,
   type Key,
   type OrderExchange,
@@ -50,14 +41,7 @@ describe("market-maker gRPC session", () => {
     return c;
   };
   const credit = (account: string, asset: string, amount: bigint, id: string) =>
-    walletCall(oe.walletClient, "operatorAdjust", {
-      adjustmentId: id,
-      accountId: account,
-      asset,
-      amount,
-      reason: "test funding",
-      operator: "test",
-    });
+    creditAccount(oe, account, asset, amount, id);
   const balances = async (account: string) => {
     const r = await walletCall<{ balances: { asset: string; free: bigint; locked: bigint }[] }>(
       oe.walletClient,

@@ -11,6 +11,7 @@ import { logger, waitUntil } from "./support/harness.ts";
 import {
   client,
   createKey,
+  credit as creditAccount,
   type GatewayInstance,
   type Key,
   MASTER_KEY,
@@ -33,14 +34,7 @@ describe("order entry through the real engine and wallet", () => {
   let aliceSell: number;
 
   const credit = (account: string, asset: string, amount: bigint, id: string) =>
-    walletCall(oe.walletClient, "operatorAdjust", {
-      adjustmentId: id,
-      accountId: account,
-      asset,
-      amount,
-      reason: "test funding",
-      operator: "test",
-    });
+    creditAccount(oe, account, asset, amount, id);
 
   const balances = async (call: ReturnType<typeof client>) => {
     const r = await call("GET", "/account");

@@ -13,11 +13,11 @@ import { logger } from "./support/harness.ts";
 import {
   client,
   createKey,
+  credit,
   type GatewayInstance,
   type OrderExchange,
   startGateway,
   startOrderExchange,
-  walletCall,
 } from "./support/order-harness.ts";
 
 describe("rate limits shared by two gateway instances through Redis", () => {
@@ -47,14 +47,7 @@ describe("rate limits shared by two gateway instances through Redis", () => {
     [oe, redis] = await Promise.all([startOrderExchange(), startRedis()]);
     one = await instance(1);
     two = await instance(2);
-    await walletCall(oe.walletClient, "operatorAdjust", {
-      adjustmentId: "fund-dave",
-      accountId: "dave",
-      asset: "USDT",
-      amount: 1_000_000_000n,
-      reason: "test funding",
-      operator: "test",
-    });
+    await credit(oe, "dave", "USDT", 1_000_000_000n, "fund-dave");
   }, 120_000);
 
   afterAll(async () => {

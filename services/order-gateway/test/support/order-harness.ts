@@ -136,6 +136,18 @@ export function walletCall<Res>(client: WalletClient, method: string, request: u
   });
 }
 
+/** Funds an account through the wallet's operator credit (idempotent by `id`). */
+export function credit(oe: OrderExchange, account: string, asset: string, amount: bigint, id: string) {
+  return walletCall(oe.walletClient, "operatorAdjust", {
+    adjustmentId: id,
+    accountId: account,
+    asset,
+    amount,
+    reason: "test funding",
+    operator: "test",
+  });
+}
+
 export interface Key {
   apiKey: string;
   secretKey: string;
