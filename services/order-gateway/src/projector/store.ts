@@ -4,6 +4,7 @@
  * and the stream cursor (shard, epoch, sequence) together, so a re-delivered batch is recognised by
  * its sequences and changes nothing.
  */
+import { withTransaction } from "@excraft/platform";
 import type pg from "pg";
 import { KLINE_INTERVALS, type KlineInterval } from "./intervals.ts";
 import type { AggTrade, Kline, StreamCursor, Trade } from "./types.ts";
@@ -104,17 +105,14 @@ export class MarketDataStore {
    * covers the batch: another writer, or an earlier delivery, applied it.
    */
   async write(batch: BatchWrite): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return withTransaction(this.pool, async (client) => {
       const stored = await client.query<{ epoch: string; sequence: string }>(
         "select epoch::text, sequence::text from md_cursors where topic = $1 and shard = $2 for update",
         [batch.topic, batch.shard],
       );
       const row = stored.rows[0];
       if (row && BigInt(row.sequence) >= batch.cursor.sequence && BigInt(row.epoch) >= batch.cursor.epoch) {
-        await client.query("rollback");
-        return false;
+        return false; // nothing written: committing the read is the same as rolling it back
       }
       if (batch.trades.length > 0) {
         const t = batch.trades;
@@ -190,14 +188,8 @@ export class MarketDataStore {
          on conflict (topic, shard) do update set epoch = excluded.epoch, sequence = excluded.sequence`,
         [batch.topic, batch.shard, batch.cursor.epoch.toString(), batch.cursor.sequence.toString()],
       );
-      await client.query("commit");
       return true;
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Most recent trades, oldest first. */
