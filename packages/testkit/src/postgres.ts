@@ -18,6 +18,8 @@ export interface TestPostgres {
 export interface StartPostgresOptions {
   /** Keep data in this directory across stop/start (default: a temporary directory, deleted on stop). */
   dataDir?: string;
+  /** Extra server flags (`-c name=value` pairs), e.g. to preload pg_stat_statements for a profile. */
+  postgresFlags?: string[];
 }
 
 const USER = "postgres";
@@ -52,7 +54,15 @@ async function startEmbedded(options: StartPostgresOptions): Promise<TestPostgre
     password: PASSWORD,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=200"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=on",
+      "-c",
+      "max_connections=200",
+      ...(options.postgresFlags ?? []),
+    ],
     onLog: () => {},
     onError: (error) => process.stderr.write(`[testkit] postgres: ${String(error)}\n`),
   });

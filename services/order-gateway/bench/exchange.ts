@@ -54,6 +54,14 @@ export interface StageStats {
   p99Ms: number;
 }
 
+/** One statement's share of a phase (pg_stat_statements: execution + planning time). */
+export interface StatementStats {
+  calls: number;
+  ms: number;
+  rows: number;
+  query: string;
+}
+
 export interface StatsMessage {
   type: "stats";
   cpuUserMs: number;
@@ -66,6 +74,8 @@ export interface StatsMessage {
   wsMessagesSent: number;
   /** Server-side timings since the last {type:"reset"}: HTTP handling, pool queries, wallet, event log. */
   stages: Record<string, StageStats>;
+  /** With BENCH_PG_STATEMENTS=1: the costliest statements of the phase (pg_stat_statements). */
+  statements?: StatementStats[];
   /** The shared pg.Pool (max 10 connections, as in `npm start`): requests waiting for a connection. */
   poolWaiting: { mean: number; max: number; samples: number };
 }
@@ -76,9 +86,32 @@ const logger = createLogger({
   level: process.env.BENCH_LOG_LEVEL === "info" ? "info" : "warn",
 });
 
-const postgres = await startPostgres();
+// BENCH_PG_STATEMENTS=1: pg_stat_statements on, each phase reports the statements that cost most.
+const pgStatements = process.env.BENCH_PG_STATEMENTS === "1";
+const postgres = await startPostgres({
+  postgresFlags: pgStatements
+    ? ["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"]
+    : [],
+});
 const databaseUrl = await postgres.createDatabase("excraft");
 const pool = createPostgresPool({ url: databaseUrl, logger });
+if (pgStatements) await pool.query("create extension if not exists pg_stat_statements");
+
+/** The statements with the most execution time since the last reset (all databases). */
+async function topStatements(): Promise<StatementStats[] | undefined> {
+  if (!pgStatements) return undefined;
+  const { rows } = await pool.query<{ calls: string; ms: string; rows: string; query: string }>(
+    `select calls::text, round(total_exec_time + total_plan_time)::text as ms, rows::text,
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 140) as query
+       from pg_stat_statements order by total_exec_time + total_plan_time desc limit 15`,
+  );
+  return rows.map((r) => ({
+    calls: Number(r.calls),
+    ms: Number(r.ms),
+    rows: Number(r.rows),
+    query: r.query,
+  }));
+}
 // ---- stage timings (bench instrumentation, outside the production code)
 const stages = new Map<string, hdr.Histogram>();
 function record(stage: string, startedAt: number): void {
@@ -320,6 +353,7 @@ process.on("message", async (message: { type: string; file?: string }) => {
     send({ type: "profiled" });
   }
   if (message.type === "reset") {
+    if (pgStatements) await pool.query("select pg_stat_statements_reset()");
     stages.clear();
     poolSamples = { sum: 0, max: 0, n: 0 };
   }
@@ -346,6 +380,7 @@ process.on("message", async (message: { type: string; file?: string }) => {
           },
         ]),
       ),
+      statements: await topStatements(),
       poolWaiting: {
         mean: poolSamples.n === 0 ? 0 : Number((poolSamples.sum / poolSamples.n).toFixed(1)),
         max: poolSamples.max,

@@ -20,7 +20,8 @@
  * --subscribers <n>, --fanout-rate <orders/s during fan-out>, --cpu-prof (a V8 CPU profile of the
  * exchange process per phase, through its inspector, into --prof-dir (default a temp dir), with the
  * self time by package printed), --fanout-only (only the fan-out phase, against a fresh exchange;
- * printed, the results file is left alone).
+ * printed, the results file is left alone), --pg-statements (pg_stat_statements on: each phase
+ * prints and records the statements with the most PostgreSQL time).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     "fanout-rate": { type: "string", default: "100" },
     "fanout-only": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
+    "pg-statements": { type: "boolean", default: false },
     "prof-dir": { type: "string" },
   },
 });
@@ -77,6 +79,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function forkTs(file: string, args: string[]): ChildProcess {
   return fork(join(here, file), args, {
     execArgv: process.execArgv, // tsx's loader, as this process runs
+    env: values["pg-statements"] ? { ...process.env, BENCH_PG_STATEMENTS: "1" } : process.env,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
 }
@@ -148,6 +151,7 @@ interface PhaseResult {
   machineBusy?: number;
   postgresCpuCores?: number;
   stages: StatsMessage["stages"];
+  statements?: StatsMessage["statements"];
   poolWaiting: StatsMessage["poolWaiting"];
   profile?: { file: string; top: ProfileShare[] };
 }
@@ -313,6 +317,7 @@ async function measure(
         ? round((cpuAfter.postgres - cpuBefore.postgres) / ticksPerCore, 2)
         : undefined,
     stages: after.stages,
+    statements: after.statements,
     poolWaiting: after.poolWaiting,
     profile: profileFile ? { file: profileFile, top: summarizeProfile(profileFile) } : undefined,
   };
@@ -322,6 +327,9 @@ async function measure(
       `postgres CPU ${phase.postgresCpuCores ?? "?"} cores, machine ${Math.round((phase.machineBusy ?? 0) * 100)}% busy, ` +
       `engine backlog ${phase.engineBacklogAtEnd}`,
   );
+  for (const st of phase.statements ?? []) {
+    progress(`  pg ${st.ms} ms ${st.calls} calls ${st.rows} rows: ${st.query}`);
+  }
   return phase;
 }
 

@@ -192,9 +192,12 @@ class ClOrdIdLookups {
       const round = this.queue.splice(0, 1_000);
       try {
         const { rows } = await this.pool.query<{ a: string; s: string; c: string }>(
-          `select distinct o.account_id as a, o.symbol as s, o.client_order_id as c
-             from og_orders o join unnest($1::text[], $2::text[], $3::text[]) as u(a, s, c)
-               on o.account_id = u.a and o.symbol = u.s and o.client_order_id = u.c`,
+          // One index probe (og_orders_client) per ClOrdID: a plain join lets the planner, which
+          // guesses 100 rows for unnest, hash the whole og_orders table instead (~1 ms per round).
+          `select u.a, u.s, u.c
+             from unnest($1::text[], $2::text[], $3::text[]) as u(a, s, c)
+             cross join lateral (select 1 from og_orders o
+               where o.account_id = u.a and o.symbol = u.s and o.client_order_id = u.c limit 1) as used`,
           [round.map((q) => q.accountId), round.map((q) => q.symbol), round.map((q) => q.clOrdId)],
         );
         const found = new Set(rows.map((r) => `${r.a}\u0000${r.s}\u0000${r.c}`));
