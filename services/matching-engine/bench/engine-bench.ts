@@ -320,14 +320,24 @@ function runLatency(
   seconds: number,
 ): LatencyRow {
   const r = make();
-  for (let i = 0; i < w.prefill; i++) r.exec(i);
-  const count = Math.min(w.n - w.prefill, Math.round(rate * seconds));
+  // The prefill, then latencyWarmupCommands of the stream unmeasured. Measured in this child: a fresh
+  // book right after the full GC runs ~5 µs per command at first and ~0.4 µs after ~50k commands
+  // (fresh memory being faulted in, as far as we could tell: the book's growing arrays and the
+  // emptied young generation), which at 1M ops/s offered queued a backlog of tens of ms at the
+  // start of every window and set its p99. A running engine is past that start.
+  const warmed = w.prefill + latencyWarmupCommands;
+  for (let i = 0; i < warmed; i++) r.exec(i);
+  const count = Math.min(w.n - warmed, Math.round(rate * seconds));
   // Raw samples go to preallocated arrays (a store per op); the histograms are filled afterwards,
   // so their recording cost (~100 ns/op) is not part of the measured loop.
   const resp = new Float64Array(count);
   const serv = new Float64Array(count);
+  // Fault the sample arrays' pages in now: a fresh typed array is lazily mapped zero pages, and
+  // first-touch page faults (16 MB per array at 1M ops/s × 2 s) inside the window cost tens of ms.
+  resp.fill(1);
+  serv.fill(1);
   const intervalMs = 1000 / rate;
-  const base = w.prefill;
+  const base = warmed;
   // Under --realtime the run is cut into segments of SEGMENT_MS with a rest between them: under SCHED_FIFO the
   // kernel's real-time throttling (sched_rt_runtime_us, 950 ms of every second) would otherwise
   // stop a busy sender for 50 ms each second. Each segment is coordinated-omission-free on its
@@ -437,6 +447,8 @@ const showLatency = (r: LatencyRow) =>
   );
 
 const LATENCY_ROWS = "LATENCY_ROWS ";
+/** Commands run unmeasured on each latency run's book after its prefill (see runLatency). */
+const latencyWarmupCommands = quick ? 50_000 : 100_000;
 /** Latency runs are measured in segments of this length, with a rest between (see runLatency). */
 const SEGMENT_MS = 800;
 const REST_MS = 250;
@@ -487,7 +499,7 @@ function runLatencyPhase(): { rows: LatencyRow[]; scheduling: string } {
 async function latencyChildMain(): Promise<void> {
   const cfg = quick
     ? { singleCmds: 600_000, latSeconds: 0.5, peerLat: 0.25 }
-    : { singleCmds: 2_100_000, latSeconds: 2, peerLat: 1 };
+    : { singleCmds: 2_150_000, latSeconds: 2, peerLat: 1 };
   const single = generate({
     name: "1 market",
     markets: 1,
@@ -504,7 +516,8 @@ async function latencyChildMain(): Promise<void> {
   });
   observer.observe({ entryTypes: ["gc"] });
   const collect = global.gc ?? (() => {});
-  const settle = () => new Promise((r) => setTimeout(r, 20)); // lets the GC observer deliver
+  // Lets the GC observer deliver, and the full GC's concurrent sweeping finish before a window.
+  const settle = () => new Promise((r) => setTimeout(r, 300));
   const measure = async (row: () => LatencyRow) => {
     collect();
     await settle();
@@ -748,7 +761,7 @@ function main(): void {
       "1 market: FastBook directly; 1000 markets: Engine (shared BookArena) routing by symbol (Map lookup per command).",
       "1000 mkts pareto: exchange-core's createWeightedDistribution (Pareto 0.001/1.5) for command share and resting target; uniform: every market equally active (cache-cold worst case).",
       "Peer mapping: GTC/IOC → limit(), cancel → cancel(), move → modify(id,{price}); ids pre-built strings; it gets no clientOrderId, STP or depth-delta work.",
-      "Latency: busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored, histograms filled after the loop. With --realtime, runs are cut into 800 ms segments with 250 ms rests (each segment on its own schedule) so that real-time throttling (950 ms per second) never stops the sender mid-segment.",
+      "Latency: each run's fresh book gets the prefill and then the first 100k commands (50k with --quick) unmeasured, so the window sees a book in steady state, as a running engine is; a full GC and a 300 ms pause precede each window. Busy-wait send at planned time start+i/rate; response = completion − planned time; raw samples stored (their arrays faulted in before the window), histograms filled after the loop. With --realtime, runs are cut into 800 ms segments with 250 ms rests (each segment on its own schedule) so that real-time throttling (950 ms per second) never stops the sender mid-segment.",
       "Off-CPU gaps: intervals > 200 µs between consecutive clock reads of the sender loop (the thread was descheduled or paused by GC); every command planned inside a gap inherits it.",
       `Latency runs in a child process (scheduling: ${scheduling}) with a fixed ${LATENCY_SEMI_SPACE_MB} MB semi-space and a full GC before each rate; GC pauses inside each measured window are counted from perf_hooks 'gc' entries.`,
     ],
