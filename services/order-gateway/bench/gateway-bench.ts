@@ -152,6 +152,8 @@ interface PhaseResult {
   postgresCpuCores?: number;
   stages: StatsMessage["stages"];
   statements?: StatsMessage["statements"];
+  /** CPU per request of the phase: the exchange process and PostgreSQL, in µs (what bounds the rate). */
+  cpuMicrosPerOp?: { exchange?: number; postgres?: number };
   poolWaiting: StatsMessage["poolWaiting"];
   profile?: { file: string; top: ProfileShare[] };
 }
@@ -318,6 +320,7 @@ async function measure(
         : undefined,
     stages: after.stages,
     statements: after.statements,
+    cpuMicrosPerOp: undefined,
     poolWaiting: after.poolWaiting,
     profile: profileFile ? { file: profileFile, top: summarizeProfile(profileFile) } : undefined,
   };
@@ -327,6 +330,11 @@ async function measure(
       `postgres CPU ${phase.postgresCpuCores ?? "?"} cores, machine ${Math.round((phase.machineBusy ?? 0) * 100)}% busy, ` +
       `engine backlog ${phase.engineBacklogAtEnd}`,
   );
+  if (phase.perSecond > 0) {
+    const per = (cores: number | undefined) =>
+      cores === undefined ? undefined : Math.round((cores * 1e6) / phase.perSecond);
+    phase.cpuMicrosPerOp = { exchange: per(phase.exchangeCpuCores), postgres: per(phase.postgresCpuCores) };
+  }
   for (const st of phase.statements ?? []) {
     progress(`  pg ${st.ms} ms ${st.calls} calls ${st.rows} rows: ${st.query}`);
   }
@@ -665,6 +673,9 @@ try {
     "exchange CPU": p.exchangeCpuCores,
     "pg CPU": p.postgresCpuCores,
     "machine busy": p.machineBusy,
+    "CPU µs/op (exch+pg)": p.cpuMicrosPerOp
+      ? `${p.cpuMicrosPerOp.exchange ?? "?"}+${p.cpuMicrosPerOp.postgres ?? "?"}`
+      : "",
     "vs peer": vsPeer ? round(p.perSecond / ping.perSecond, 3) : "-",
     target,
     verdict,
