@@ -447,6 +447,28 @@ describe.each(KINDS)("%s book", (kind) => {
     });
   });
 
+  describe("level totals (LEVEL_OVERFLOW)", () => {
+    const MAX = Number.MAX_SAFE_INTEGER;
+    it("refuses an order that would take its level past 2^53 − 1", () => {
+      place({ price: 1, quantity: MAX - 1 });
+      expect(ofKind(place({ price: 1, quantity: 2 }), "rejected")[0]!.reason).toBe("LEVEL_OVERFLOW");
+      expect(kinds(place({ price: 1, quantity: 1 }))).toEqual(["accepted", "depth"]);
+      expect(book.levels(1)).toEqual([{ price: 1, quantity: MAX, orders: 2 }]);
+    });
+
+    it("still does when the side's total passed 2^53 on the way (rounding must not hide it)", () => {
+      place({ price: 1, quantity: MAX });
+      // Other levels take the side's total past 2^53, where float sums round, and back down.
+      const sizes = [MAX - 2, 1, 7, 5, 2, 1];
+      for (const [i, quantity] of sizes.entries()) place({ orderId: 100 + i, price: 2 + i, quantity });
+      for (const i of [2, 3, 1, 4, 5, 0])
+        book.cancel({ account: 1, orderId: 100 + i, clientOrderId: "" }, ++t);
+      rec.take();
+      expect(ofKind(place({ price: 1, quantity: 4 }), "rejected")[0]!.reason).toBe("LEVEL_OVERFLOW");
+      expect(book.levels(1)).toEqual([{ price: 1, quantity: MAX, orders: 1 }]);
+    });
+  });
+
   describe("market status", () => {
     it("HALT rejects new orders and replaces but allows cancels; TRADING resumes", () => {
       place({ orderId: 1, price: 100 });

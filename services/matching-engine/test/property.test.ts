@@ -4,7 +4,7 @@
  * every command); invariants are checked after every command; restore(snapshot()) must continue
  * identically. Runs are bounded to keep the suite fast on a shared 2-core machine.
  */
-import type { MarketStatus, OrderType, Side, Stp, TimeInForce } from "@excraft/domain";
+import type { MarketSpec, MarketStatus, OrderType, Side, Stp, TimeInForce } from "@excraft/domain";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { BookArena, FastBook } from "../src/book/fast-book.ts";
@@ -47,95 +47,153 @@ const priceArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(0, -5, 100.5, 2 ** 53) },
 );
 
-const placeArb: fc.Arbitrary<Op> = fc.record({
-  t: fc.constant("place" as const),
-  type: fc.oneof(
+const typeArb = (market: number) =>
+  fc.oneof(
     { weight: 30, arbitrary: fc.constant(1) },
-    { weight: 9, arbitrary: fc.constant(2) },
+    { weight: market, arbitrary: fc.constant(2) },
     { weight: 6, arbitrary: fc.constant(3) },
     { weight: 12, arbitrary: fc.integer({ min: 4, max: 7 }) },
     { weight: 1, arbitrary: fc.constantFrom(0, 9) },
-  ),
-  side: fc.oneof({ weight: 100, arbitrary: fc.constantFrom(1, 2) }, { weight: 1, arbitrary: fc.constant(0) }),
-  tif: fc.oneof(
-    { weight: 60, arbitrary: fc.constantFrom(1, 1, 1, 2, 3) },
-    { weight: 1, arbitrary: fc.constant(0) },
-  ),
-  price: priceArb,
-  qty: fc.oneof(
+  );
+
+/** Place ops; prices, quantities, stop prices and quote amounts from the given arbitraries. */
+const placeArbWith = (
+  price: fc.Arbitrary<number>,
+  qty: fc.Arbitrary<number>,
+  stop: fc.Arbitrary<number>,
+  quote: fc.Arbitrary<number>,
+  reserved: fc.Arbitrary<number>,
+  type: fc.Arbitrary<number> = typeArb(9),
+): fc.Arbitrary<Op> =>
+  fc.record({
+    t: fc.constant("place" as const),
+    type,
+    side: fc.oneof(
+      { weight: 100, arbitrary: fc.constantFrom(1, 2) },
+      { weight: 1, arbitrary: fc.constant(0) },
+    ),
+    tif: fc.oneof(
+      { weight: 60, arbitrary: fc.constantFrom(1, 1, 1, 2, 3) },
+      { weight: 1, arbitrary: fc.constant(0) },
+    ),
+    price,
+    qty,
+    quote,
+    stop,
+    stp: fc.oneof(
+      { weight: 60, arbitrary: fc.integer({ min: 0, max: 4 }) },
+      { weight: 1, arbitrary: fc.constant(7) },
+    ),
+    account: fc.integer({ min: 1, max: 3 }),
+    cid: fc.integer({ min: 0, max: 6 }),
+    dupId: fc.constant(false),
+    reserved,
+  });
+
+const placeArb = placeArbWith(
+  priceArb,
+  fc.oneof(
     { weight: 20, arbitrary: fc.integer({ min: 1, max: 12 }) },
     { weight: 1, arbitrary: fc.constantFrom(0, 45, 3.5) },
   ),
-  quote: fc.oneof(
+  fc.integer({ min: 90, max: 110 }),
+  fc.oneof(
     { weight: 4, arbitrary: fc.constant(0) },
     { weight: 1, arbitrary: fc.integer({ min: 150, max: 3000 }) },
   ),
-  stop: fc.integer({ min: 90, max: 110 }),
-  stp: fc.oneof(
-    { weight: 60, arbitrary: fc.integer({ min: 0, max: 4 }) },
-    { weight: 1, arbitrary: fc.constant(7) },
-  ),
-  account: fc.integer({ min: 1, max: 3 }),
-  cid: fc.integer({ min: 0, max: 6 }),
-  dupId: fc.constant(false),
-  reserved: fc.oneof(
+  fc.oneof(
     { weight: 3, arbitrary: fc.constant(0) },
     { weight: 1, arbitrary: fc.integer({ min: 100, max: 2000 }) },
   ),
+);
+
+/**
+ * Near the int64 quote cap (README "Quote cap"): prices around 2^50 and 2^52 (where two fills pass
+ * 2^63) and tiny ones (SELLs far below the bids), on a market without a max price or quantity.
+ */
+const near = (x: number) => fc.integer({ min: x - 4, max: x + 4 });
+const hugePlaceArb = placeArbWith(
+  fc.oneof(near(2 ** 50), near(2 ** 52), fc.integer({ min: 1, max: 8 })),
+  fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 1500, max: 2047 }) }, // up to 2^63 − 2^52 at 2^52
+    { weight: 2, arbitrary: fc.integer({ min: 2048, max: 4096 }) }, // up to 2^62 at 2^50
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 12 }) },
+  ),
+  fc.oneof(near(2 ** 50), near(2 ** 52)),
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 2 ** 50, max: Number.MAX_SAFE_INTEGER }) },
+  ),
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 2 ** 50, max: Number.MAX_SAFE_INTEGER }) },
+  ),
+  typeArb(15),
+).map((op) => {
+  // Tiny prices only for SELLs that do not rest: a resting tiny ask would take every later BUY.
+  if (op.t !== "place" || op.price > 8) return op;
+  return op.side === 1 ? { ...op, price: 2 ** 50 + op.price } : { ...op, tif: op.tif === 1 ? 2 : op.tif };
 });
 
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 60, arbitrary: placeArb },
-  { weight: 5, arbitrary: placeArb.map((p) => ({ ...p, dupId: true }) as Op) },
-  {
-    weight: 15,
-    arbitrary: fc.record({
-      t: fc.constant("cancel" as const),
-      pick: fc.nat(1000),
-      byCid: fc.boolean(),
-      wrongAccount: fc.oneof(
-        { weight: 8, arbitrary: fc.constant(false) },
-        { weight: 1, arbitrary: fc.constant(true) },
-      ),
-    }),
-  },
-  {
-    weight: 20,
-    arbitrary: fc.record({
-      t: fc.constant("replace" as const),
-      pick: fc.nat(1000),
-      dPrice: fc.oneof(
-        { weight: 1, arbitrary: fc.constant(0) },
-        { weight: 2, arbitrary: fc.integer({ min: -4, max: 4 }) },
-      ),
-      qty: fc.oneof(
-        { weight: 1, arbitrary: fc.constant(0) },
-        { weight: 3, arbitrary: fc.integer({ min: 1, max: 14 }) },
-      ),
-      newId: fc.boolean(),
-      newCid: fc.integer({ min: 0, max: 8 }),
-      byCid: fc.boolean(),
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({ t: fc.constant("mass" as const), account: fc.integer({ min: 1, max: 3 }) }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      t: fc.constant("status" as const),
-      status: fc.constantFrom(1, 1, 1, 1, 1, 1, 2, 2, 3),
-    }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      t: fc.constant("filters" as const),
-      tick: fc.constantFrom(1, 1, 1, 2),
-      step: fc.constantFrom(1, 1, 1, 2),
-    }),
-  },
+const opArbWith = (place: fc.Arbitrary<Op>): fc.Arbitrary<Op> =>
+  fc.oneof(
+    { weight: 60, arbitrary: place },
+    { weight: 5, arbitrary: place.map((p) => ({ ...p, dupId: true }) as Op) },
+    {
+      weight: 15,
+      arbitrary: fc.record({
+        t: fc.constant("cancel" as const),
+        pick: fc.nat(1000),
+        byCid: fc.boolean(),
+        wrongAccount: fc.oneof(
+          { weight: 8, arbitrary: fc.constant(false) },
+          { weight: 1, arbitrary: fc.constant(true) },
+        ),
+      }),
+    },
+    {
+      weight: 20,
+      arbitrary: fc.record({
+        t: fc.constant("replace" as const),
+        pick: fc.nat(1000),
+        dPrice: fc.oneof(
+          { weight: 1, arbitrary: fc.constant(0) },
+          { weight: 2, arbitrary: fc.integer({ min: -4, max: 4 }) },
+        ),
+        qty: fc.oneof(
+          { weight: 1, arbitrary: fc.constant(0) },
+          { weight: 3, arbitrary: fc.integer({ min: 1, max: 14 }) },
+        ),
+        newId: fc.boolean(),
+        newCid: fc.integer({ min: 0, max: 8 }),
+        byCid: fc.boolean(),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({ t: fc.constant("mass" as const), account: fc.integer({ min: 1, max: 3 }) }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        t: fc.constant("status" as const),
+        status: fc.constantFrom(1, 1, 1, 1, 1, 1, 2, 2, 3),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        t: fc.constant("filters" as const),
+        tick: fc.constantFrom(1, 1, 1, 2),
+        step: fc.constantFrom(1, 1, 1, 2),
+      }),
+    },
+  );
+const opArb = opArbWith(placeArb);
+// Mostly places, so that big orders accumulate (cancels and replaces to small sizes thin the book).
+const hugeOpArb = fc.oneof(
+  { weight: 3, arbitrary: hugePlaceArb },
+  { weight: 1, arbitrary: opArbWith(hugePlaceArb) },
 );
 
 const STATS: Map<string, number> | undefined = process.env.BOOK_STATS ? new Map() : undefined;
@@ -150,9 +208,18 @@ afterAll(() => {
 });
 
 const MARKET = spec({ maxQty: 40, minNotional: 200 });
+const HUGE_MARKET = spec(); // no max price, no max quantity
+const INT64_MAX = 2n ** 63n - 1n;
 
 /** Applies one generated op to a book; ids and targets are resolved from `view` (the oracle's state). */
-function apply(book: OrderBook, op: Op, view: OrderBook, time: number, idBase: number): void {
+function apply(
+  book: OrderBook,
+  op: Op,
+  view: OrderBook,
+  time: number,
+  idBase: number,
+  market: MarketSpec = MARKET,
+): void {
   const open = view.openOrders();
   const target = open.length === 0 ? undefined : open[(op as { pick?: number }).pick! % open.length];
   switch (op.t) {
@@ -204,7 +271,7 @@ function apply(book: OrderBook, op: Op, view: OrderBook, time: number, idBase: n
       book.setStatus(op.status as MarketStatus, time);
       return;
     case "filters":
-      book.updateFilters({ ...MARKET, tickSize: op.tick, stepSize: op.step });
+      book.updateFilters({ ...market, tickSize: op.tick, stepSize: op.step });
       return;
   }
 }
@@ -244,9 +311,12 @@ function checkInvariants(book: OrderBook): void {
   expect(cids.size).toBe(open.filter((o) => o.clientOrderId !== "").length);
 }
 
-/** Per-event checks: trades are well-formed and fills add up. */
+/** Per-event checks: trades are well-formed, fills add up, every quote fits the int64 it is sent as. */
 function checkEvents(events: Ev[], fills: Map<number, { q: number; n: bigint }>): void {
   for (const e of events) {
+    const states =
+      e.k === "trade" ? [e.maker, e.taker] : e.k === "replaced" ? [e.old, e.new] : "o" in e ? [e.o] : [];
+    for (const o of states) expect(BigInt(o.filledQuote)).toBeLessThanOrEqual(INT64_MAX);
     if (e.k === "accepted") fills.set(e.o.orderId, { q: 0, n: 0n });
     if (e.k === "replaced") fills.set(e.new.orderId, { q: 0, n: 0n });
     if (e.k !== "trade") continue;
@@ -270,8 +340,11 @@ function checkEvents(events: Ev[], fills: Map<number, { q: number; n: bigint }>)
   }
 }
 
-function run(ops: Op[], defaultStp: number, restoreAt: number): void {
-  const s = { ...MARKET, defaultStp: defaultStp as Stp };
+/** Expiries at the quote cap seen by `run` (the huge-price property checks it found some). */
+let cappedExpiries = 0;
+
+function run(ops: Op[], defaultStp: number, restoreAt: number, market: MarketSpec = MARKET): void {
+  const s = { ...market, defaultStp: defaultStp as Stp };
   const rf = new Recorder();
   const rr = new Recorder();
   let fast: OrderBook = new FastBook(0, s, rf, { initialOrders: 16 });
@@ -286,12 +359,13 @@ function run(ops: Op[], defaultStp: number, restoreAt: number): void {
       expect(fast.snapshot()).toEqual(snap);
     }
     const op = ops[i]!;
-    apply(fast, op, ref, 1000 + i, 1000 + i);
-    apply(ref, op, ref, 1000 + i, 1000 + i);
+    apply(fast, op, ref, 1000 + i, 1000 + i, market);
+    apply(ref, op, ref, 1000 + i, 1000 + i, market);
     const ef = rf.take();
     const er = rr.take();
     expect(ef).toEqual(er);
     checkEvents(ef, fills);
+    for (const e of ef) if (e.k === "expired" && e.reason === "MAX_NOTIONAL") cappedExpiries++;
     if (STATS !== undefined)
       for (const e of ef) {
         const k = `${e.k}${"reason" in e ? `:${e.reason}` : ""}${e.k === "replaced" ? `:${e.kept}` : ""}`;
@@ -372,6 +446,21 @@ describe("fast book vs reference book (fast-check)", () => {
       ),
       { numRuns: 400 },
     );
+  });
+
+  it("near the int64 quote cap (huge prices, no max price): identical, every quote within int64", () => {
+    cappedExpiries = 0;
+    fc.assert(
+      fc.property(
+        fc.array(hugeOpArb, { minLength: 1, maxLength: 100, size: "max" }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: -1, max: 99 }),
+        (ops, stp, at) => run(ops, stp, at > 0 && at < ops.length ? at : -1, HUGE_MARKET),
+      ),
+      { numRuns: 300 },
+    );
+    // The generator does reach the cap (about 20 expiries at it per 300 runs).
+    expect(cappedExpiries).toBeGreaterThanOrEqual(5);
   });
 
   it("long sequences on a deep book", () => {

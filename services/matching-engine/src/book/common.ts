@@ -100,6 +100,21 @@ export function resolveStp(given: number, marketDefault: number): Stp {
   return Stp.NONE;
 }
 
+/**
+ * The cap of an order's cumulative quote (filledQuote, Σ price × quantity over its fills): the int64
+ * the engine emits it as. Where the bound is known up front the order is rejected (MAX_NOTIONAL in
+ * validatePlace). Otherwise both books apply the same rule while matching a taker:
+ * - a fill that would take filledQuote past the cap is cut to the whole steps that still fit
+ *   (possibly none) and the sweep stops there; the remainder expires (ExpireReason.MAX_NOTIONAL) —
+ *   a limit order's too, as resting it would cross the book;
+ * - a limit order rests only if filledQuote + open quantity × limit price fits (its later fills as a
+ *   maker are at that price); else its remainder expires (MAX_NOTIONAL). Only a SELL that filled
+ *   above its limit can get there;
+ * - a FOK order fills completely within the cap or expires (FOK) without trading.
+ * Orders with a quote budget (quoteOrderQty, reserved) never get near it: the budget is < 2^53.
+ */
+export const QUOTE_CAP = 2n ** 63n - 1n;
+
 /** floor(rem / price) rounded down to a multiple of step, exact for safe integers. */
 export function affordable(rem: number, price: number, step: number): number {
   let q = Math.floor(rem / price);

@@ -46,6 +46,7 @@ import {
   isStop,
   PlainView,
   priceOk,
+  QUOTE_CAP,
   qtyOk,
   resolveStp,
   SELL,
@@ -110,6 +111,11 @@ const L_PNEXT = 10; // LI: next pending level of the side (see FastBook#rest)
 const IN_STOPS = -2;
 const MAX = Number.MAX_SAFE_INTEGER;
 const WIDE_FAST = WIDE_RADIX; // products below 2^52 are added without BigInt
+/**
+ * Below this, a float estimate of an order's quote is certainly within QUOTE_CAP (2^63 − 1), so the
+ * exact (BigInt) quote-cap check runs only for orders whose quote gets near it.
+ */
+const QUOTE_EXACT_FROM = 2 ** 62;
 /**
  * Order-pool size from which the books load the lines a command will need early (see prefetchRest):
  * below it the pools stay in cache and the early loads are only extra work.
@@ -464,7 +470,11 @@ export class FastBook implements OrderBook {
   private askPend = NIL;
   private bidPendN = 0;
   private askPendN = 0;
-  /** Total open quantity per side (bounds every level's quantity: overflow checks skip the lookup). */
+  /**
+   * Total open quantity per side (bounds every level's quantity: overflow checks skip the lookup).
+   * Exact while ≤ 2^53 − 1; beyond, a float sum would round (and could end up below a level's
+   * quantity), so it becomes Infinity — always look the level up — until the side is empty again.
+   */
   private bidTotal = 0;
   private askTotal = 0;
 
@@ -751,6 +761,10 @@ export class FastBook implements OrderBook {
     const hasBudget = byQuote || (isMarket && side === BUY && this.a.F[o * 16 + O_RESERVED]! > 0);
     let budget = byQuote ? quoteQty : this.a.F[o * 16 + O_RESERVED]!;
     let stoppedByBudget = false;
+    // The quote cap (common.ts QUOTE_CAP). The order has no fill yet (new, replaced or triggered):
+    // quoteEst is its quote as a float sum, within a tiny relative error, checked against 2^62.
+    let quoteEst = 0;
+    let stoppedByCap = false;
     const acc = this.a.I[o * 32 + O_ACC]!;
     const stp = this.a.U[o * 128 + O_STP]!;
     const step = this.stepSize;
@@ -791,7 +805,18 @@ export class FastBook implements OrderBook {
           break;
         }
       }
-      const prod = p * q;
+      let prod = p * q;
+      if (quoteEst + prod >= QUOTE_EXACT_FROM) {
+        // Near the cap: cut the fill to the whole steps that fit; none → stop.
+        const fits = this.quoteFits(o, p, q);
+        if (fits < q) {
+          stoppedByCap = true;
+          if (fits === 0) break;
+          q = fits;
+          prod = p * q;
+        }
+      }
+      quoteEst += prod;
       // maker
       this.touch(lv);
       this.a.LF[lv * 8 + L_QTY] = this.a.LF[lv * 8 + L_QTY]! - q;
@@ -821,12 +846,26 @@ export class FastBook implements OrderBook {
       this.release(o);
       return;
     }
-    if (isMarket) {
+    if (isMarket || stoppedByCap) {
       this.a.U[o * 128 + O_STATUS] = OrderStatus.EXPIRED;
-      this.sink.expired(this.marketId, vT, stoppedByBudget ? ExpireReason.BUDGET : ExpireReason.NO_LIQUIDITY);
+      this.sink.expired(
+        this.marketId,
+        vT,
+        stoppedByCap
+          ? ExpireReason.MAX_NOTIONAL
+          : stoppedByBudget
+            ? ExpireReason.BUDGET
+            : ExpireReason.NO_LIQUIDITY,
+      );
       this.release(o);
     } else if (type === OrderType.LIMIT_MAKER || tif === 1) {
-      this.rest(o);
+      // As a maker it fills at its limit price: its quote must stay within the cap.
+      if (quoteEst + limit * leaves < QUOTE_EXACT_FROM || this.restQuoteFits(o, limit, leaves)) this.rest(o);
+      else {
+        this.a.U[o * 128 + O_STATUS] = OrderStatus.EXPIRED;
+        this.sink.expired(this.marketId, vT, ExpireReason.MAX_NOTIONAL);
+        this.release(o);
+      }
     } else {
       this.a.U[o * 128 + O_STATUS] = OrderStatus.EXPIRED;
       this.sink.expired(this.marketId, vT, tif === 3 ? ExpireReason.FOK : ExpireReason.IOC);
@@ -840,14 +879,17 @@ export class FastBook implements OrderBook {
     const acc = this.a.I[o * 32 + O_ACC]!;
     const stp = this.a.U[o * 128 + O_STP]!;
     let need = this.a.F[o * 16 + O_LEAVES]!;
+    let quoteEst = 0; // Σ price × quantity of the fill, a float estimate (see QUOTE_EXACT_FROM)
     const opp = side === BUY ? this.asks : this.bids;
     this.mergePending(side === BUY ? SELL : BUY);
     for (let i = opp.n - 1; i >= 0; i--) {
       const lv = opp.lvls[i]!;
       const p = this.a.LF[lv * 8 + L_PRICE]!;
       if (side === BUY ? p > limit : p < limit) return false;
-      if (stp === Stp.NONE && this.a.LF[lv * 8 + L_QTY]! < need) {
-        need -= this.a.LF[lv * 8 + L_QTY]!;
+      const lq = this.a.LF[lv * 8 + L_QTY]!;
+      if (stp === Stp.NONE && lq < need) {
+        need -= lq;
+        quoteEst += p * lq;
         continue;
       }
       for (let m = this.a.LI[lv * 16 + L_HEAD]!; m !== NIL; m = this.a.I[m * 32 + O_NEXT]!) {
@@ -855,12 +897,50 @@ export class FastBook implements OrderBook {
           if (stp === Stp.EXPIRE_MAKER) continue;
           return false;
         }
-        const l = this.a.F[m * 16 + O_LEAVES]!;
-        need -= Math.min(l, need);
-        if (need === 0) return true;
+        const take = Math.min(this.a.F[m * 16 + O_LEAVES]!, need);
+        need -= take;
+        quoteEst += p * take;
+        if (need === 0) return quoteEst < QUOTE_EXACT_FROM || this.fokQuoteFits(o);
       }
     }
     return false;
+  }
+
+  /** fokFillable's quote check, exact (BigInt; near the cap only): the same walk, Σ price × quantity ≤ QUOTE_CAP. */
+  private fokQuoteFits(o: number): boolean {
+    const side = this.a.U[o * 128 + O_SIDE]!;
+    const acc = this.a.I[o * 32 + O_ACC]!;
+    const skipOwn = this.a.U[o * 128 + O_STP]! !== Stp.NONE; // fillable: own makers are EXPIRE_MAKER'd
+    let need = this.a.F[o * 16 + O_LEAVES]!;
+    let quote = 0n;
+    const opp = side === BUY ? this.asks : this.bids;
+    for (let i = opp.n - 1; i >= 0; i--) {
+      const lv = opp.lvls[i]!;
+      const p = BigInt(this.a.LF[lv * 8 + L_PRICE]!);
+      for (let m = this.a.LI[lv * 16 + L_HEAD]!; m !== NIL; m = this.a.I[m * 32 + O_NEXT]!) {
+        if (skipOwn && this.a.I[m * 32 + O_ACC] === acc) continue;
+        const take = Math.min(this.a.F[m * 16 + O_LEAVES]!, need);
+        need -= take;
+        quote += p * BigInt(take);
+        if (need === 0) return quote <= QUOTE_CAP;
+      }
+    }
+    return false;
+  }
+
+  /** The largest q' ≤ q, in whole steps, with filledQuote + p·q' ≤ QUOTE_CAP (exact; near the cap only). */
+  private quoteFits(o: number, p: number, q: number): number {
+    const quote = wideToBigInt(this.a.F[o * 16 + O_QHI]!, this.a.F[o * 16 + O_QLO]!);
+    const room = (QUOTE_CAP - quote) / BigInt(p);
+    if (room >= BigInt(q)) return q;
+    const fits = Number(room);
+    return fits - (fits % this.stepSize);
+  }
+
+  /** filledQuote + limit × open quantity ≤ QUOTE_CAP (exact; near the cap only). */
+  private restQuoteFits(o: number, limit: number, leaves: number): boolean {
+    const quote = wideToBigInt(this.a.F[o * 16 + O_QHI]!, this.a.F[o * 16 + O_QLO]!);
+    return quote + BigInt(limit) * BigInt(leaves) <= QUOTE_CAP;
   }
 
   /** filledQuote += p·q exactly (two limbs, BigInt only when p·q ≥ 2^52). */
@@ -1000,8 +1080,13 @@ export class FastBook implements OrderBook {
     this.touch(lv);
     const leaves = this.a.F[o * 16 + O_LEAVES]!;
     this.a.LF[lv * 8 + L_QTY] = this.a.LF[lv * 8 + L_QTY]! + leaves;
-    if (side === BUY) this.bidTotal += leaves;
-    else this.askTotal += leaves;
+    if (side === BUY) {
+      const total = this.bidTotal + leaves;
+      this.bidTotal = total > MAX ? Number.POSITIVE_INFINITY : total;
+    } else {
+      const total = this.askTotal + leaves;
+      this.askTotal = total > MAX ? Number.POSITIVE_INFINITY : total;
+    }
     this.a.LI[lv * 16 + L_COUNT] = this.a.LI[lv * 16 + L_COUNT]! + 1;
     const tail = this.a.LI[lv * 16 + L_TAIL]!;
     this.a.I[o * 32 + O_PREV] = tail;
@@ -1113,9 +1198,11 @@ export class FastBook implements OrderBook {
     if (side === BUY) {
       this.bidTop = top;
       this.bidTopPx = px;
+      if (top === NIL) this.bidTotal = 0; // exact again (it may have been Infinity)
     } else {
       this.askTop = top;
       this.askTopPx = px;
+      if (top === NIL) this.askTotal = 0;
     }
   }
 

@@ -123,6 +123,11 @@ export const ExpireReason = {
   STP: "STP",
   NO_LIQUIDITY: "NO_LIQUIDITY",
   BUDGET: "BUDGET",
+  /**
+   * The order's cumulative quote reached the int64 cap (2^63 − 1, see `QUOTE_CAP`): the next fill,
+   * cut to whole steps, would pass it, or a limit order's remainder could pass it at its limit price.
+   */
+  MAX_NOTIONAL: "MAX_NOTIONAL",
 } as const;
 export type ExpireReason = (typeof ExpireReason)[keyof typeof ExpireReason];
 

@@ -19,6 +19,7 @@ import {
   isStop,
   PlainView,
   priceOk,
+  QUOTE_CAP,
   qtyOk,
   resolveStp,
   SELL,
@@ -306,6 +307,7 @@ export class ReferenceBook implements OrderBook {
     const hasBudget = byQuote || (isMarket && o.side === BUY && o.reserved > 0);
     let budget = BigInt(byQuote ? o.quoteOrderQty : o.reserved);
     let stoppedByBudget = false;
+    let stoppedByCap = false;
     while (byQuote ? budget > 0n : o.leaves > 0) {
       const m = this.bestOpposite(o.side);
       if (m === undefined) break;
@@ -333,6 +335,14 @@ export class ReferenceBook implements OrderBook {
           break;
         }
       }
+      // The quote cap (common.ts QUOTE_CAP): cut the fill to the whole steps that fit; none → stop.
+      if (o.quote + BigInt(m.price) * BigInt(q) > QUOTE_CAP) {
+        let fits = (QUOTE_CAP - o.quote) / BigInt(m.price);
+        fits -= fits % BigInt(this.s.stepSize);
+        q = Number(fits);
+        stoppedByCap = true;
+        if (q === 0) break;
+      }
       const n = BigInt(m.price) * BigInt(q);
       budget -= n;
       m.filled += q;
@@ -350,7 +360,10 @@ export class ReferenceBook implements OrderBook {
     }
     const unfinished = byQuote ? budget > 0n : o.leaves > 0;
     if (!unfinished) return;
-    if (isMarket) {
+    if (stoppedByCap) {
+      o.status = OrderStatus.EXPIRED;
+      this.sink.expired(this.marketId, view(o), ExpireReason.MAX_NOTIONAL);
+    } else if (isMarket) {
       o.status = OrderStatus.EXPIRED;
       this.sink.expired(
         this.marketId,
@@ -358,6 +371,12 @@ export class ReferenceBook implements OrderBook {
         stoppedByBudget ? ExpireReason.BUDGET : ExpireReason.NO_LIQUIDITY,
       );
     } else if (o.type === OrderType.LIMIT_MAKER || o.timeInForce === 1) {
+      if (o.quote + BigInt(o.price) * BigInt(o.leaves) > QUOTE_CAP) {
+        // As a maker it fills at its limit price: that could take its quote past the cap.
+        o.status = OrderStatus.EXPIRED;
+        this.sink.expired(this.marketId, view(o), ExpireReason.MAX_NOTIONAL);
+        return;
+      }
       o.seq = this.nextSeq++;
       this.resting.push(o);
     } else {
@@ -366,17 +385,23 @@ export class ReferenceBook implements OrderBook {
     }
   }
 
-  /** A FOK order fills completely iff walking the book in priority order (skipping makers STP would expire) covers it. */
+  /**
+   * A FOK order fills completely iff walking the book in priority order (skipping makers STP would
+   * expire) covers it, with a quote (Σ price × quantity) within the cap.
+   */
   private fokFillable(o: ROrder): boolean {
     let need = o.leaves;
+    let quote = 0n;
     for (const m of this.oppositeSorted(o.side)) {
       if (o.side === BUY ? m.price > o.price : m.price < o.price) return false;
       if (m.account === o.account && o.stp !== Stp.NONE) {
         if (o.stp === Stp.EXPIRE_MAKER) continue;
         return false;
       }
-      need -= Math.min(need, m.leaves);
-      if (need === 0) return true;
+      const q = Math.min(need, m.leaves);
+      need -= q;
+      quote += BigInt(m.price) * BigInt(q);
+      if (need === 0) return quote <= QUOTE_CAP; // and within the quote cap
     }
     return false;
   }

@@ -103,7 +103,7 @@ export interface OrderExpired {
   order:
     | OrderState
     | undefined;
-  /** "IOC", "FOK", "STP", "MARKET_NO_LIQUIDITY", ... */
+  /** "IOC", "FOK", "STP", "NO_LIQUIDITY", "BUDGET", "MAX_NOTIONAL" (quote cap), ... */
   reason: string;
 }
 
