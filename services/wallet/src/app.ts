@@ -155,7 +155,27 @@ export async function startWalletApp(o: WalletAppOptions): Promise<WalletApp> {
   const orphaned = await ChainGateway.releaseOrphanedWithdrawalHolds(pool, ledger);
   if (orphaned.length > 0)
     logger.warn({ withdrawalIds: orphaned }, "released holds of withdrawals that were never recorded");
-  const chain = o.chain ? new ChainGateway({ ...o.chain, pool, ledger }) : undefined;
+  const chain = o.chain ? new ChainGateway({ logger, ...o.chain, pool, ledger }) : undefined;
+  if (chain) {
+    new Gauge({
+      name: "wallet_chain_deposits_pending",
+      help: "Chain deposits seen for linked addresses, waiting for their confirmations (not in any balance)",
+      registers,
+      collect() {
+        this.set(chain.stats.pendingDeposits);
+      },
+    });
+    let droppedReported = 0;
+    new Counter({
+      name: "wallet_chain_deposits_dropped_total",
+      help: "Pending chain deposits that left the canonical chain (reorg) or their account before being credited",
+      registers,
+      collect() {
+        this.inc(chain.stats.droppedDeposits - droppedReported);
+        droppedReported = chain.stats.droppedDeposits;
+      },
+    });
+  }
 
   const grpc = await createGrpcServer({
     name: "wallet",

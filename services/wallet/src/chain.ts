@@ -1,4 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
+import type { Logger } from "@excraft/platform";
 import {
   AbstractSigner,
   Contract,
@@ -16,6 +17,7 @@ import {
 } from "ethers";
 import type pg from "pg";
 import { invalid, WalletError } from "./errors";
+import { withdrawalOf } from "./history";
 import { checkAccount, checkAmount, checkId, type Ledger } from "./ledger";
 
 // ------------------------------------------------------------------ KeyStore port
@@ -136,6 +138,8 @@ export interface ChainGatewayOptions {
   startBlock?: number;
   /** Most blocks scanned per poll (default 500). */
   maxBlocksPerPoll?: number;
+  /** Logs deposits dropped before they were credited (warn). */
+  logger?: Logger;
 }
 
 export const CHAIN_SCHEMA_SQL = `
@@ -165,6 +169,24 @@ create table if not exists withdrawals (
   updated_at timestamptz not null default now()
 );
 create index if not exists withdrawals_account on withdrawals (account_id, created_at);
+-- Chain deposits attributed to an account, from the moment they are first seen (ListDeposits): pending until
+-- their block has the required confirmations, then credited (the ledger's deposit entry has the same
+-- reference), or dropped when they left the canonical chain before that. Never part of any balance.
+create table if not exists chain_deposits (
+  reference text primary key, -- the ledger's deposit reference: chain:<tx>:<log index or "eth">
+  account_id text not null,
+  asset text not null,
+  amount bigint not null check (amount > 0), -- ledger minor units
+  tx_hash text not null,
+  block_number bigint not null, -- block it was last seen in
+  confirmations integer not null check (confirmations >= 0), -- at the last scan (frozen once credited)
+  required_confirmations integer not null check (required_confirmations >= 1),
+  status text not null check (status in ('pending','credited','dropped')),
+  seen_ms bigint not null, -- first seen; the deposit's place in the account's list, never changed
+  updated_at timestamptz not null default now()
+);
+create index if not exists chain_deposits_account on chain_deposits (account_id, seen_ms);
+create index if not exists chain_deposits_pending on chain_deposits (reference) where status = 'pending';
 `;
 
 const ERC20 = new Interface([
@@ -172,6 +194,17 @@ const ERC20 = new Interface([
   "function transfer(address to, uint256 value) returns (bool)",
 ]);
 const TRANSFER_TOPIC = ERC20.getEvent("Transfer")!.topicHash;
+
+/** A successful ETH or token transfer to the hot address, found by a block scan. */
+interface TransferToHot {
+  /** The ledger's deposit reference: chain:<tx>:<log index or "eth">. */
+  ref: string;
+  txHash: string;
+  asset: ChainAssetConfig;
+  from: string;
+  wei: bigint;
+  block: number;
+}
 
 export interface WithdrawalRow {
   withdrawalId: string;
@@ -186,40 +219,12 @@ export interface WithdrawalRow {
   updatedTimeMs: number;
 }
 
-function withdrawalOf(x: Record<string, unknown>): WithdrawalRow {
-  return {
-    withdrawalId: x.withdrawal_id as string,
-    accountId: x.account_id as string,
-    asset: x.asset as string,
-    amount: BigInt(x.amount as string),
-    toAddress: x.to_address as string,
-    status: x.status as WithdrawalRow["status"],
-    nonce: x.nonce === null ? null : BigInt(x.nonce as string),
-    txHash: x.tx_hash as string | null,
-    createdTimeMs: (x.created_at as Date).getTime(),
-    updatedTimeMs: (x.updated_at as Date).getTime(),
-  };
-}
-
-/** An account's withdrawals, newest first (readable without a running chain gateway). */
-export async function listWithdrawals(
-  pool: pg.Pool,
-  accountId: string,
-  limit: number,
-): Promise<WithdrawalRow[]> {
-  checkAccount(accountId);
-  const r = await pool.query(
-    `select * from withdrawals where account_id = $1 order by created_at desc, withdrawal_id desc limit $2`,
-    [accountId, limit],
-  );
-  return r.rows.map(withdrawalOf);
-}
-
 /**
  * Deposits and withdrawals of ETH and ERC-20 tokens (EXT) through ethers against any JSON-RPC node.
  *
  * Deposits: users send from their linked address (R-24) to the exchange's hot address; a transfer is
  * credited once its block has `confirmations` confirmations, idempotently by "chain:<tx>:<log|eth>".
+ * Before that it is recorded as pending in `chain_deposits` (shown to the user, never in a balance).
  * Transfers from unlinked addresses are recorded in `unattributed_deposits` for an operator.
  * Withdrawals: the amount is held first (order id "wd:<id>"), then a transaction with a nonce managed
  * in PostgreSQL is signed and stored BEFORE it is broadcast (a crash rebroadcasts the same bytes, it
@@ -231,6 +236,8 @@ export class ChainGateway {
   private readonly byToken = new Map<string, ChainAssetConfig>();
   private hot: string | undefined;
   private signerP: Promise<Signer> | undefined;
+  /** For metrics: pending chain deposits after the last complete scan; deposits dropped since start. */
+  readonly stats = { pendingDeposits: 0, droppedDeposits: 0 };
 
   constructor(private readonly o: ChainGatewayOptions) {
     if (!Number.isInteger(o.confirmations) || o.confirmations < 1)
@@ -279,7 +286,14 @@ export class ChainGateway {
 
   // ---------------------------------------------------------------- deposits
 
-  /** Scans confirmed blocks after the last scanned one; returns the number of credited deposits. */
+  /**
+   * Scans confirmed blocks after the last scanned one and credits what they hold; returns the number of
+   * credited deposits. Once caught up with the confirmed chain it also rescans the unconfirmed blocks above
+   * it (at most `confirmations − 1`), records what they hold for linked addresses as pending, and marks
+   * dropped every pending deposit found in neither scan: its transfer is no longer in the canonical chain
+   * (a reorg), or no longer attributable, so it will not be credited. A dropped transfer that is mined
+   * again is pending again (same reference) or a new deposit (a new log index).
+   */
   async pollDeposits(): Promise<number> {
     const { pool, provider } = this.o;
     const hot = await this.hotAddress();
@@ -288,8 +302,112 @@ export class ChainGateway {
     const row = await pool.query("select block from chain_progress where name = 'deposits'");
     const from = row.rows[0] ? Number(row.rows[0].block) + 1 : (this.o.startBlock ?? safe);
     const to = Math.min(safe, from + (this.o.maxBlocksPerPoll ?? 500) - 1);
-    if (to < from) return 0;
-    const found: { ref: string; asset: ChainAssetConfig; from: string; wei: bigint; block: number }[] = [];
+    let credited = 0;
+    if (to >= from) {
+      for (const d of await this.transfersToHot(from, to, hot)) {
+        const account = await this.linkedAccount(d.from);
+        const amount = d.wei / this.factor(d.asset);
+        if (account && amount > 0n) {
+          // Recorded first, so a deposit seen pending keeps its place in the list once credited.
+          await this.recordDeposit(d, account, amount, head);
+          await this.o.ledger.deposit(d.ref, account, d.asset.symbol, amount);
+          await pool.query(
+            "update chain_deposits set status = 'credited', updated_at = now() where reference = $1",
+            [d.ref],
+          );
+          credited++;
+        } else {
+          await pool.query(
+            `insert into unattributed_deposits (reference, asset, from_address, amount_wei, block)
+             values ($1, $2, $3, $4, $5) on conflict (reference) do nothing`,
+            [d.ref, d.asset.symbol, getAddress(d.from), d.wei.toString(), d.block],
+          );
+        }
+      }
+      await pool.query(
+        `insert into chain_progress (name, block) values ('deposits', $1)
+         on conflict (name) do update set block = excluded.block`,
+        [to],
+      );
+    }
+    // Still catching up (more confirmed blocks than one poll scans): pending ones wait for a later poll.
+    if (to === safe || from > safe) await this.trackUnconfirmed(Math.max(from, safe + 1), head, hot);
+    return credited;
+  }
+
+  /** Records the unconfirmed blocks' deposits as pending; drops pending ones no longer seen (see pollDeposits). */
+  private async trackUnconfirmed(from: number, head: number, hot: string): Promise<void> {
+    const seen: string[] = [];
+    if (from <= head) {
+      for (const d of await this.transfersToHot(from, head, hot)) {
+        const account = await this.linkedAccount(d.from);
+        const amount = d.wei / this.factor(d.asset);
+        // Unattributed transfers are recorded once confirmed; dust below one ledger unit is never credited.
+        if (!account || amount === 0n) continue;
+        await this.recordDeposit(d, account, amount, head);
+        seen.push(d.ref);
+      }
+    }
+    const dropped = await this.o.pool.query(
+      `update chain_deposits set status = 'dropped', updated_at = now()
+        where status = 'pending' and not (reference = any($1::text[]))
+        returning reference, account_id, asset, amount, block_number`,
+      [seen],
+    );
+    if (dropped.rows.length > 0) {
+      this.stats.droppedDeposits += dropped.rows.length;
+      this.o.logger?.warn(
+        { deposits: dropped.rows.map((x) => ({ ...x, amount: String(x.amount) })) },
+        "pending deposits left the canonical chain before their confirmations; not credited",
+      );
+    }
+    const pending = await this.o.pool.query(
+      "select count(*)::int as n from chain_deposits where status = 'pending'",
+    );
+    this.stats.pendingDeposits = pending.rows[0].n;
+  }
+
+  /**
+   * Inserts or refreshes a chain deposit as pending (block, confirmations), keeping when it was first seen;
+   * a credited one is left alone. A deposit credited before this table existed gets no row (its place in
+   * the list stays its credit time).
+   */
+  private async recordDeposit(
+    d: TransferToHot,
+    accountId: string,
+    amount: bigint,
+    head: number,
+  ): Promise<void> {
+    await this.o.pool.query(
+      `insert into chain_deposits (reference, account_id, asset, amount, tx_hash, block_number, confirmations,
+                                   required_confirmations, status, seen_ms)
+       select $1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9
+        where not exists (select 1 from journal_entries
+                           where kind = 'deposit' and source = 'deposit:' || $1::text)
+       on conflict (reference) do update
+         set account_id = excluded.account_id, asset = excluded.asset, amount = excluded.amount,
+             tx_hash = excluded.tx_hash, block_number = excluded.block_number,
+             confirmations = excluded.confirmations, required_confirmations = excluded.required_confirmations,
+             status = 'pending', updated_at = now()
+       where chain_deposits.status <> 'credited'`,
+      [
+        d.ref,
+        accountId,
+        d.asset.symbol,
+        amount.toString(),
+        d.txHash,
+        d.block,
+        head - d.block + 1,
+        this.o.confirmations,
+        Date.now(),
+      ],
+    );
+  }
+
+  /** Successful transfers of the configured assets to the hot address in blocks from..to (inclusive). */
+  private async transfersToHot(from: number, to: number, hot: string): Promise<TransferToHot[]> {
+    const { provider } = this.o;
+    const found: TransferToHot[] = [];
     const native = [...this.assets.values()].find((a) => !a.token);
     if (native) {
       for (let b = from; b <= to; b++) {
@@ -300,6 +418,7 @@ export class ChainGateway {
             if (receipt?.status === 1)
               found.push({
                 ref: `chain:${tx.hash}:eth`,
+                txHash: tx.hash,
                 asset: native,
                 from: tx.from,
                 wei: tx.value,
@@ -320,6 +439,7 @@ export class ChainGateway {
         const parsed = ERC20.parseLog(log)!;
         found.push({
           ref: `chain:${log.transactionHash}:${log.index}`,
+          txHash: log.transactionHash,
           asset,
           from: parsed.args.from as string,
           wei: parsed.args.value as bigint,
@@ -327,27 +447,7 @@ export class ChainGateway {
         });
       }
     }
-    let credited = 0;
-    for (const d of found) {
-      const account = await this.linkedAccount(d.from);
-      const amount = d.wei / this.factor(d.asset);
-      if (account && amount > 0n) {
-        await this.o.ledger.deposit(d.ref, account, d.asset.symbol, amount);
-        credited++;
-      } else {
-        await pool.query(
-          `insert into unattributed_deposits (reference, asset, from_address, amount_wei, block)
-           values ($1, $2, $3, $4, $5) on conflict (reference) do nothing`,
-          [d.ref, d.asset.symbol, getAddress(d.from), d.wei.toString(), d.block],
-        );
-      }
-    }
-    await pool.query(
-      `insert into chain_progress (name, block) values ('deposits', $1)
-       on conflict (name) do update set block = excluded.block`,
-      [to],
-    );
-    return credited;
+    return found;
   }
 
   private async linkedAccount(address: string): Promise<string | undefined> {

@@ -3,6 +3,7 @@ import {
   type AuditResponse,
   type Balance,
   type CreateLinkChallengeRequest,
+  type Deposit,
   DepositStatus,
   type GetBalancesRequest,
   type GetDailyFeesRequest,
@@ -23,9 +24,10 @@ import {
   WithdrawalStatus,
 } from "@excraft/proto";
 import { status } from "@grpc/grpc-js";
-import { type ChainGateway, listWithdrawals, type WithdrawalRow } from "./chain";
+import type { ChainGateway, WithdrawalRow } from "./chain";
 import type { BalanceView } from "./commands";
-import { invalid, WalletError, type WalletErrorCode } from "./errors";
+import { WalletError, type WalletErrorCode } from "./errors";
+import { type DepositRow, type DepositState, listDeposits, listWithdrawals } from "./history";
 import type { Identity, KycState } from "./identity";
 import type { Ledger } from "./ledger";
 
@@ -81,10 +83,30 @@ const withdrawal = (w: WithdrawalRow): Withdrawal => ({
   updatedTimeMs: BigInt(w.updatedTimeMs),
 });
 
-/** Page size of the list RPCs: 0 = 100, at most 1000. */
-function pageLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 0 || limit > 1000) throw invalid("limit", "limit must be 0..1000");
-  return limit === 0 ? 100 : limit;
+const DEPOSIT_STATUS: Record<DepositState, DepositStatus> = {
+  pending: DepositStatus.PENDING,
+  credited: DepositStatus.CREDITED,
+  dropped: DepositStatus.DROPPED,
+};
+
+const deposit = (d: DepositRow): Deposit => ({
+  reference: d.reference,
+  asset: d.asset,
+  amount: d.amount,
+  txHash: d.txHash,
+  status: DEPOSIT_STATUS[d.status],
+  timeMs: d.timeMs,
+  confirmations: d.confirmations,
+  requiredConfirmations: d.requiredConfirmations,
+  blockNumber: d.blockNumber,
+  creditedTimeMs: d.creditedTimeMs,
+});
+
+/** A status filter of a list request: UNSPECIFIED = every status; a value not in `table` is refused. */
+function statusFilter<S extends string, P extends number>(table: Record<S, P>, value: P): S | undefined {
+  if (value === 0) return undefined;
+  for (const [k, v] of Object.entries(table)) if (v === value) return k as S;
+  throw new WalletError("INVALID_ARGUMENT", `unknown status ${value}`, "status");
 }
 
 /**
@@ -203,15 +225,22 @@ export function createWalletHandlers(
       );
       return { withdrawal: withdrawal(w), balance: balance(await ledger.balance(req.accountId, req.asset)) };
     }),
-    listWithdrawals: wrap(async (req: ListWithdrawalsRequest) => ({
-      withdrawals: (await listWithdrawals(ledger.pool, req.accountId, pageLimit(req.limit))).map(withdrawal),
-    })),
-    listDeposits: wrap(async (req: ListDepositsRequest) => ({
-      deposits: (await ledger.deposits(req.accountId, pageLimit(req.limit))).map((d) => ({
-        ...d,
-        status: DepositStatus.CREDITED,
-      })),
-    })),
+    listWithdrawals: wrap(async (req: ListWithdrawalsRequest) => {
+      if (req.asset !== "") ledger.asset(req.asset); // UNKNOWN_ASSET for a filter that can never match
+      const page = await listWithdrawals(ledger.pool, {
+        ...req,
+        status: statusFilter(WITHDRAWAL_STATUS, req.status),
+      });
+      return { withdrawals: page.items.map(withdrawal), nextPageToken: page.nextPageToken };
+    }),
+    listDeposits: wrap(async (req: ListDepositsRequest) => {
+      if (req.asset !== "") ledger.asset(req.asset);
+      const page = await listDeposits(ledger.pool, {
+        ...req,
+        status: statusFilter(DEPOSIT_STATUS, req.status),
+      });
+      return { deposits: page.items.map(deposit), nextPageToken: page.nextPageToken };
+    }),
     audit: wrap(async (): Promise<AuditResponse> => {
       const report = await ledger.audit();
       return {

@@ -4,6 +4,7 @@ export * from "./commands";
 export * from "./consumer";
 export * from "./errors";
 export * from "./grpc-service";
+export * from "./history";
 export * from "./identity";
 export * from "./ledger";
 export * from "./publisher";

@@ -76,14 +76,6 @@ export interface FeeRateView {
   accountOverride: boolean;
 }
 
-export interface DepositView {
-  reference: string;
-  asset: string;
-  amount: bigint;
-  txHash: string;
-  timeMs: bigint;
-}
-
 export interface AuditAsset {
   asset: string;
   sumOfBalances: bigint;
@@ -1081,24 +1073,6 @@ export class Ledger {
         accountOverride: o !== undefined,
       };
     });
-  }
-
-  /** An account's deposits (credited: they enter the ledger only once confirmed), newest first. */
-  async deposits(accountId: string, limit: number): Promise<DepositView[]> {
-    checkAccount(accountId);
-    const r = await this.pool.query(
-      `select f.reference, f.asset, f.amount, j.time_ms from external_flows f
-       join journal_entries j on j.entry_id = f.entry_id
-       where f.account_id = $1 and f.kind = 'deposit' order by f.entry_id desc limit $2`,
-      [accountId, limit],
-    );
-    return r.rows.map((x) => ({
-      reference: x.reference,
-      asset: x.asset,
-      amount: BigInt(x.amount),
-      txHash: /^chain:(0x[0-9a-fA-F]{64}):/.exec(x.reference)?.[1] ?? "",
-      timeMs: BigInt(x.time_ms),
-    }));
   }
 
   async hold(orderId: string): Promise<HoldState | undefined> {

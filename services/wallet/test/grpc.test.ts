@@ -1,6 +1,13 @@
 import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createLogger, errorDetailsOf } from "@excraft/platform";
-import { DepositStatus, KycStatus, LedgerEvent, WalletClient } from "@excraft/proto";
+import {
+  DepositStatus,
+  KycStatus,
+  LedgerEvent,
+  ListDepositsRequest,
+  ListWithdrawalsRequest,
+  WalletClient,
+} from "@excraft/proto";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { Wallet } from "ethers";
@@ -357,11 +364,18 @@ describe("gRPC Wallet service", () => {
     const tx = `0x${"ab".repeat(32)}`;
     await app.ledger.deposit(`chain:${tx}:eth`, "dep-u1", "ETH", 150_000_000n);
     await app.ledger.deposit("wire-42", "dep-u1", "USDT", 7_000_000n);
-    const deps = await call<{ deposits: { timeMs: bigint }[] }>("listDeposits", {
-      accountId: "dep-u1",
-      limit: 0,
-    });
-    expect(deps.deposits.map((d) => ({ ...d, timeMs: d.timeMs > 0n }))).toEqual([
+    const deps = await call<{ deposits: { timeMs: bigint; creditedTimeMs: bigint }[] }>(
+      "listDeposits",
+      ListDepositsRequest.fromPartial({ accountId: "dep-u1", limit: 0 }),
+    );
+    // Not from the chain scanner: listed at (and since) the time they were credited, no block data.
+    expect(
+      deps.deposits.map((d) => ({
+        ...d,
+        timeMs: d.timeMs > 0n,
+        creditedTimeMs: d.creditedTimeMs === d.timeMs,
+      })),
+    ).toEqual([
       {
         reference: "wire-42",
         asset: "USDT",
@@ -369,6 +383,10 @@ describe("gRPC Wallet service", () => {
         txHash: "",
         status: DepositStatus.CREDITED,
         timeMs: true,
+        confirmations: 0,
+        requiredConfirmations: 0,
+        blockNumber: 0n,
+        creditedTimeMs: true,
       },
       {
         reference: `chain:${tx}:eth`,
@@ -377,12 +395,23 @@ describe("gRPC Wallet service", () => {
         txHash: tx,
         status: DepositStatus.CREDITED,
         timeMs: true,
+        confirmations: 0,
+        requiredConfirmations: 0,
+        blockNumber: 0n,
+        creditedTimeMs: true,
       },
     ]);
-    const one = await call<{ deposits: unknown[] }>("listDeposits", { accountId: "dep-u1", limit: 1 });
+    const one = await call<{ deposits: unknown[] }>(
+      "listDeposits",
+      ListDepositsRequest.fromPartial({ accountId: "dep-u1", limit: 1 }),
+    );
     expect(one.deposits).toHaveLength(1);
-    expect(await call("listDeposits", { accountId: "nobody", limit: 0 })).toEqual({ deposits: [] });
-    expect(await call("listWithdrawals", { accountId: "dep-u1", limit: 0 })).toEqual({ withdrawals: [] });
+    expect(
+      await call("listDeposits", ListDepositsRequest.fromPartial({ accountId: "nobody", limit: 0 })),
+    ).toEqual({ deposits: [], nextPageToken: "" });
+    expect(
+      await call("listWithdrawals", ListWithdrawalsRequest.fromPartial({ accountId: "dep-u1", limit: 0 })),
+    ).toEqual({ withdrawals: [], nextPageToken: "" });
 
     const before = await state();
     const w = { withdrawalId: "wd-1", accountId: "dep-u1", asset: "ETH", amount: 1n, toAddress: "" };
@@ -391,12 +420,22 @@ describe("gRPC Wallet service", () => {
     await fails("requestWithdrawal", w, status.FAILED_PRECONDITION, "FAILED_PRECONDITION");
     await fails(
       "listDeposits",
-      { accountId: "dep-u1", limit: 5000 },
+      ListDepositsRequest.fromPartial({ accountId: "dep-u1", limit: 5000 }),
       status.INVALID_ARGUMENT,
       "INVALID_ARGUMENT",
     );
-    await fails("listWithdrawals", { accountId: "", limit: 0 }, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
-    await fails("listDeposits", { accountId: "a b", limit: 0 }, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
+    await fails(
+      "listWithdrawals",
+      ListWithdrawalsRequest.fromPartial({ accountId: "", limit: 0 }),
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+    await fails(
+      "listDeposits",
+      ListDepositsRequest.fromPartial({ accountId: "a b", limit: 0 }),
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
     expect(await state()).toEqual(before);
   });
 });

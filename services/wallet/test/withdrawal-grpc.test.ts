@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
 import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createLogger, errorDetailsOf } from "@excraft/platform";
-import { DepositStatus, WalletClient, WithdrawalStatus } from "@excraft/proto";
+import {
+  DepositStatus,
+  ListDepositsRequest,
+  ListWithdrawalsRequest,
+  WalletClient,
+  WithdrawalStatus,
+} from "@excraft/proto";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { parseEther } from "ethers";
@@ -118,7 +124,7 @@ describe("withdrawals and deposits over gRPC", () => {
     expect(await gw.pollDeposits()).toBe(1);
     const deposits = await call<{ deposits: { txHash: string; amount: bigint; status: DepositStatus }[] }>(
       "listDeposits",
-      { accountId: "alice", limit: 0 },
+      ListDepositsRequest.fromPartial({ accountId: "alice", limit: 0 }),
     );
     expect(deposits.deposits.map((d) => [d.txHash, d.amount, d.status])).toEqual([
       [dep!.hash, 100_000_000n, DepositStatus.CREDITED],
@@ -180,18 +186,26 @@ describe("withdrawals and deposits over gRPC", () => {
     );
     await fails("requestWithdrawal", { ...w, amount: 1n }, status.ALREADY_EXISTS, "ALREADY_EXISTS");
     expect(await state()).toEqual(held);
-    expect(await call("listWithdrawals", { accountId: "mallory", limit: 0 })).toEqual({ withdrawals: [] });
+    expect(
+      await call("listWithdrawals", ListWithdrawalsRequest.fromPartial({ accountId: "mallory", limit: 0 })),
+    ).toEqual({ withdrawals: [], nextPageToken: "" });
 
     // The chain gateway signs, stores and broadcasts it; once deep enough the hold is paid out.
     const bobBefore = await chain.provider.getBalance(bob.address);
     expect(await gw.sendPending()).toBe(1);
     type List = { withdrawals: { status: WithdrawalStatus; txHash: string; amount: bigint }[] };
-    const sent = await call<List>("listWithdrawals", { accountId: "alice", limit: 0 });
+    const sent = await call<List>(
+      "listWithdrawals",
+      ListWithdrawalsRequest.fromPartial({ accountId: "alice", limit: 0 }),
+    );
     expect(sent.withdrawals[0]?.status).toBe(WithdrawalStatus.SENT);
     expect(sent.withdrawals[0]?.txHash).toMatch(/^0x[0-9a-f]{64}$/);
     await chain.mine(CONFIRMATIONS);
     expect(await gw.confirmSent()).toEqual({ confirmed: 1, failed: 0 });
-    const done = await call<List>("listWithdrawals", { accountId: "alice", limit: 0 });
+    const done = await call<List>(
+      "listWithdrawals",
+      ListWithdrawalsRequest.fromPartial({ accountId: "alice", limit: 0 }),
+    );
     expect(done.withdrawals.map((x) => [x.status, x.amount, x.txHash])).toEqual([
       [WithdrawalStatus.CONFIRMED, 40_000_000n, sent.withdrawals[0]!.txHash],
     ]);

@@ -126,9 +126,21 @@ export function withdrawalStatusToJSON(object: WithdrawalStatus): string {
 }
 
 export enum DepositStatus {
+  /** UNSPECIFIED - in a request filter: every status */
   UNSPECIFIED = 0,
   /** CREDITED - confirmed on chain (confirmation depth reached) and credited */
   CREDITED = 1,
+  /**
+   * PENDING - Seen on chain from the account's linked address, fewer confirmations than required: not credited, not in
+   * any balance yet.
+   */
+  PENDING = 2,
+  /**
+   * DROPPED - Was PENDING, but by the time its block would have reached the confirmation depth the transfer was no longer
+   * in the canonical chain (a reorg) or no longer attributable to the account: never credited. If the same
+   * transfer is mined again it shows up again (PENDING, then CREDITED).
+   */
+  DROPPED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -140,6 +152,12 @@ export function depositStatusFromJSON(object: any): DepositStatus {
     case 1:
     case "DEPOSIT_STATUS_CREDITED":
       return DepositStatus.CREDITED;
+    case 2:
+    case "DEPOSIT_STATUS_PENDING":
+      return DepositStatus.PENDING;
+    case 3:
+    case "DEPOSIT_STATUS_DROPPED":
+      return DepositStatus.DROPPED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -153,6 +171,10 @@ export function depositStatusToJSON(object: DepositStatus): string {
       return "DEPOSIT_STATUS_UNSPECIFIED";
     case DepositStatus.CREDITED:
       return "DEPOSIT_STATUS_CREDITED";
+    case DepositStatus.PENDING:
+      return "DEPOSIT_STATUS_PENDING";
+    case DepositStatus.DROPPED:
+      return "DEPOSIT_STATUS_DROPPED";
     case DepositStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -369,12 +391,27 @@ export interface RequestWithdrawalResponse {
 
 export interface ListWithdrawalsRequest {
   accountId: string;
-  /** 0 = 100; at most 1000 */
+  /** page size: 0 = 100; at most 1000 (more is INVALID_ARGUMENT) */
   limit: number;
+  /**
+   * Where to continue: the previous response's next_page_token; empty = the first (newest) page. Opaque; only
+   * valid with the same account_id and filters it was issued for.
+   */
+  pageToken: string;
+  /** only this asset; empty = every asset */
+  asset: string;
+  /** only this status; UNSPECIFIED = every status */
+  status: WithdrawalStatus;
+  /** only created at or after this time (inclusive); 0 = no lower bound */
+  fromTimeMs: bigint;
+  /** only created before this time (exclusive); 0 = no upper bound */
+  toTimeMs: bigint;
 }
 
 export interface ListWithdrawalsResponse {
   withdrawals: Withdrawal[];
+  /** empty on the last page */
+  nextPageToken: string;
 }
 
 export interface Deposit {
@@ -386,17 +423,47 @@ export interface Deposit {
   /** empty for deposits not from the chain */
   txHash: string;
   status: DepositStatus;
+  /**
+   * When the wallet first recorded the deposit: first seen on chain, or credited for deposits not from the chain.
+   * The list's order; it never changes.
+   */
   timeMs: bigint;
+  /**
+   * Chain deposits: confirmations of its block at the last scan while PENDING/DROPPED, or when it was CREDITED
+   * (then ≥ required_confirmations). 0 for deposits not from the chain.
+   */
+  confirmations: number;
+  /** the confirmation depth it is credited at; 0 for deposits not from the chain */
+  requiredConfirmations: number;
+  /** block it was (last) seen in; 0 for deposits not from the chain */
+  blockNumber: bigint;
+  /** when it entered the ledger; 0 unless CREDITED */
+  creditedTimeMs: bigint;
 }
 
 export interface ListDepositsRequest {
   accountId: string;
-  /** 0 = 100; at most 1000 */
+  /** page size: 0 = 100; at most 1000 (more is INVALID_ARGUMENT) */
   limit: number;
+  /**
+   * Where to continue: the previous response's next_page_token; empty = the first (newest) page. Opaque; only
+   * valid with the same account_id and filters it was issued for.
+   */
+  pageToken: string;
+  /** only this asset; empty = every asset */
+  asset: string;
+  /** only this status; UNSPECIFIED = every status */
+  status: DepositStatus;
+  /** only time_ms at or after this (inclusive); 0 = no lower bound */
+  fromTimeMs: bigint;
+  /** only time_ms before this (exclusive); 0 = no upper bound */
+  toTimeMs: bigint;
 }
 
 export interface ListDepositsResponse {
   deposits: Deposit[];
+  /** empty on the last page */
+  nextPageToken: string;
 }
 
 /** Payload of ledger.v1: one balance change, for user data streams (key = account id). */
@@ -3755,7 +3822,7 @@ export const RequestWithdrawalResponse: MessageFns<RequestWithdrawalResponse> = 
 };
 
 function createBaseListWithdrawalsRequest(): ListWithdrawalsRequest {
-  return { accountId: "", limit: 0 };
+  return { accountId: "", limit: 0, pageToken: "", asset: "", status: 0, fromTimeMs: 0n, toTimeMs: 0n };
 }
 
 export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
@@ -3765,6 +3832,27 @@ export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(16).uint32(message.limit);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    if (message.asset !== "") {
+      writer.uint32(34).string(message.asset);
+    }
+    if (message.status !== 0) {
+      writer.uint32(40).int32(message.status);
+    }
+    if (message.fromTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.fromTimeMs) !== message.fromTimeMs) {
+        throw new globalThis.Error("value provided for field message.fromTimeMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.fromTimeMs);
+    }
+    if (message.toTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.toTimeMs) !== message.toTimeMs) {
+        throw new globalThis.Error("value provided for field message.toTimeMs of type int64 too large");
+      }
+      writer.uint32(56).int64(message.toTimeMs);
     }
     return writer;
   },
@@ -3798,6 +3886,46 @@ export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.asset = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fromTimeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.toTimeMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3818,6 +3946,23 @@ export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
         ? globalThis.String(object.account_id)
         : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      asset: isSet(object.asset) ? globalThis.String(object.asset) : "",
+      status: isSet(object.status) ? withdrawalStatusFromJSON(object.status) : 0,
+      fromTimeMs: isSet(object.fromTimeMs)
+        ? BigInt(object.fromTimeMs)
+        : isSet(object.from_time_ms)
+        ? BigInt(object.from_time_ms)
+        : 0n,
+      toTimeMs: isSet(object.toTimeMs)
+        ? BigInt(object.toTimeMs)
+        : isSet(object.to_time_ms)
+        ? BigInt(object.to_time_ms)
+        : 0n,
     };
   },
 
@@ -3829,6 +3974,21 @@ export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.asset !== "") {
+      obj.asset = message.asset;
+    }
+    if (message.status !== 0) {
+      obj.status = withdrawalStatusToJSON(message.status);
+    }
+    if (message.fromTimeMs !== 0n) {
+      obj.fromTimeMs = message.fromTimeMs.toString();
+    }
+    if (message.toTimeMs !== 0n) {
+      obj.toTimeMs = message.toTimeMs.toString();
+    }
     return obj;
   },
 
@@ -3839,18 +3999,28 @@ export const ListWithdrawalsRequest: MessageFns<ListWithdrawalsRequest> = {
     const message = createBaseListWithdrawalsRequest();
     message.accountId = object.accountId ?? "";
     message.limit = object.limit ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.asset = object.asset ?? "";
+    message.status = object.status ?? 0;
+    message.fromTimeMs = (object.fromTimeMs !== undefined && object.fromTimeMs !== null)
+      ? BigInt(object.fromTimeMs)
+      : 0n;
+    message.toTimeMs = (object.toTimeMs !== undefined && object.toTimeMs !== null) ? BigInt(object.toTimeMs) : 0n;
     return message;
   },
 };
 
 function createBaseListWithdrawalsResponse(): ListWithdrawalsResponse {
-  return { withdrawals: [] };
+  return { withdrawals: [], nextPageToken: "" };
 }
 
 export const ListWithdrawalsResponse: MessageFns<ListWithdrawalsResponse> = {
   encode(message: ListWithdrawalsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.withdrawals) {
       Withdrawal.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3876,6 +4046,14 @@ export const ListWithdrawalsResponse: MessageFns<ListWithdrawalsResponse> = {
             message.withdrawals.push(Withdrawal.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3893,6 +4071,11 @@ export const ListWithdrawalsResponse: MessageFns<ListWithdrawalsResponse> = {
       withdrawals: globalThis.Array.isArray(object?.withdrawals)
         ? object.withdrawals.map((e: any) => Withdrawal.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3900,6 +4083,9 @@ export const ListWithdrawalsResponse: MessageFns<ListWithdrawalsResponse> = {
     const obj: any = {};
     if (message.withdrawals?.length) {
       obj.withdrawals = message.withdrawals.map((e) => Withdrawal.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -3910,12 +4096,24 @@ export const ListWithdrawalsResponse: MessageFns<ListWithdrawalsResponse> = {
   fromPartial(object: DeepPartial<ListWithdrawalsResponse>): ListWithdrawalsResponse {
     const message = createBaseListWithdrawalsResponse();
     message.withdrawals = object.withdrawals?.map((e) => Withdrawal.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
 
 function createBaseDeposit(): Deposit {
-  return { reference: "", asset: "", amount: 0n, txHash: "", status: 0, timeMs: 0n };
+  return {
+    reference: "",
+    asset: "",
+    amount: 0n,
+    txHash: "",
+    status: 0,
+    timeMs: 0n,
+    confirmations: 0,
+    requiredConfirmations: 0,
+    blockNumber: 0n,
+    creditedTimeMs: 0n,
+  };
 }
 
 export const Deposit: MessageFns<Deposit> = {
@@ -3943,6 +4141,24 @@ export const Deposit: MessageFns<Deposit> = {
         throw new globalThis.Error("value provided for field message.timeMs of type int64 too large");
       }
       writer.uint32(48).int64(message.timeMs);
+    }
+    if (message.confirmations !== 0) {
+      writer.uint32(56).uint32(message.confirmations);
+    }
+    if (message.requiredConfirmations !== 0) {
+      writer.uint32(64).uint32(message.requiredConfirmations);
+    }
+    if (message.blockNumber !== 0n) {
+      if (BigInt.asIntN(64, message.blockNumber) !== message.blockNumber) {
+        throw new globalThis.Error("value provided for field message.blockNumber of type int64 too large");
+      }
+      writer.uint32(72).int64(message.blockNumber);
+    }
+    if (message.creditedTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.creditedTimeMs) !== message.creditedTimeMs) {
+        throw new globalThis.Error("value provided for field message.creditedTimeMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.creditedTimeMs);
     }
     return writer;
   },
@@ -4008,6 +4224,38 @@ export const Deposit: MessageFns<Deposit> = {
             message.timeMs = reader.int64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.confirmations = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.requiredConfirmations = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.blockNumber = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.creditedTimeMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4032,6 +4280,22 @@ export const Deposit: MessageFns<Deposit> = {
         : "",
       status: isSet(object.status) ? depositStatusFromJSON(object.status) : 0,
       timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
+      confirmations: isSet(object.confirmations) ? globalThis.Number(object.confirmations) : 0,
+      requiredConfirmations: isSet(object.requiredConfirmations)
+        ? globalThis.Number(object.requiredConfirmations)
+        : isSet(object.required_confirmations)
+        ? globalThis.Number(object.required_confirmations)
+        : 0,
+      blockNumber: isSet(object.blockNumber)
+        ? BigInt(object.blockNumber)
+        : isSet(object.block_number)
+        ? BigInt(object.block_number)
+        : 0n,
+      creditedTimeMs: isSet(object.creditedTimeMs)
+        ? BigInt(object.creditedTimeMs)
+        : isSet(object.credited_time_ms)
+        ? BigInt(object.credited_time_ms)
+        : 0n,
     };
   },
 
@@ -4055,6 +4319,18 @@ export const Deposit: MessageFns<Deposit> = {
     if (message.timeMs !== 0n) {
       obj.timeMs = message.timeMs.toString();
     }
+    if (message.confirmations !== 0) {
+      obj.confirmations = Math.round(message.confirmations);
+    }
+    if (message.requiredConfirmations !== 0) {
+      obj.requiredConfirmations = Math.round(message.requiredConfirmations);
+    }
+    if (message.blockNumber !== 0n) {
+      obj.blockNumber = message.blockNumber.toString();
+    }
+    if (message.creditedTimeMs !== 0n) {
+      obj.creditedTimeMs = message.creditedTimeMs.toString();
+    }
     return obj;
   },
 
@@ -4069,12 +4345,20 @@ export const Deposit: MessageFns<Deposit> = {
     message.txHash = object.txHash ?? "";
     message.status = object.status ?? 0;
     message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
+    message.confirmations = object.confirmations ?? 0;
+    message.requiredConfirmations = object.requiredConfirmations ?? 0;
+    message.blockNumber = (object.blockNumber !== undefined && object.blockNumber !== null)
+      ? BigInt(object.blockNumber)
+      : 0n;
+    message.creditedTimeMs = (object.creditedTimeMs !== undefined && object.creditedTimeMs !== null)
+      ? BigInt(object.creditedTimeMs)
+      : 0n;
     return message;
   },
 };
 
 function createBaseListDepositsRequest(): ListDepositsRequest {
-  return { accountId: "", limit: 0 };
+  return { accountId: "", limit: 0, pageToken: "", asset: "", status: 0, fromTimeMs: 0n, toTimeMs: 0n };
 }
 
 export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
@@ -4084,6 +4368,27 @@ export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(16).uint32(message.limit);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    if (message.asset !== "") {
+      writer.uint32(34).string(message.asset);
+    }
+    if (message.status !== 0) {
+      writer.uint32(40).int32(message.status);
+    }
+    if (message.fromTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.fromTimeMs) !== message.fromTimeMs) {
+        throw new globalThis.Error("value provided for field message.fromTimeMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.fromTimeMs);
+    }
+    if (message.toTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.toTimeMs) !== message.toTimeMs) {
+        throw new globalThis.Error("value provided for field message.toTimeMs of type int64 too large");
+      }
+      writer.uint32(56).int64(message.toTimeMs);
     }
     return writer;
   },
@@ -4117,6 +4422,46 @@ export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.asset = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fromTimeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.toTimeMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4137,6 +4482,23 @@ export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
         ? globalThis.String(object.account_id)
         : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      asset: isSet(object.asset) ? globalThis.String(object.asset) : "",
+      status: isSet(object.status) ? depositStatusFromJSON(object.status) : 0,
+      fromTimeMs: isSet(object.fromTimeMs)
+        ? BigInt(object.fromTimeMs)
+        : isSet(object.from_time_ms)
+        ? BigInt(object.from_time_ms)
+        : 0n,
+      toTimeMs: isSet(object.toTimeMs)
+        ? BigInt(object.toTimeMs)
+        : isSet(object.to_time_ms)
+        ? BigInt(object.to_time_ms)
+        : 0n,
     };
   },
 
@@ -4148,6 +4510,21 @@ export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.asset !== "") {
+      obj.asset = message.asset;
+    }
+    if (message.status !== 0) {
+      obj.status = depositStatusToJSON(message.status);
+    }
+    if (message.fromTimeMs !== 0n) {
+      obj.fromTimeMs = message.fromTimeMs.toString();
+    }
+    if (message.toTimeMs !== 0n) {
+      obj.toTimeMs = message.toTimeMs.toString();
+    }
     return obj;
   },
 
@@ -4158,18 +4535,28 @@ export const ListDepositsRequest: MessageFns<ListDepositsRequest> = {
     const message = createBaseListDepositsRequest();
     message.accountId = object.accountId ?? "";
     message.limit = object.limit ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.asset = object.asset ?? "";
+    message.status = object.status ?? 0;
+    message.fromTimeMs = (object.fromTimeMs !== undefined && object.fromTimeMs !== null)
+      ? BigInt(object.fromTimeMs)
+      : 0n;
+    message.toTimeMs = (object.toTimeMs !== undefined && object.toTimeMs !== null) ? BigInt(object.toTimeMs) : 0n;
     return message;
   },
 };
 
 function createBaseListDepositsResponse(): ListDepositsResponse {
-  return { deposits: [] };
+  return { deposits: [], nextPageToken: "" };
 }
 
 export const ListDepositsResponse: MessageFns<ListDepositsResponse> = {
   encode(message: ListDepositsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.deposits) {
       Deposit.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -4195,6 +4582,14 @@ export const ListDepositsResponse: MessageFns<ListDepositsResponse> = {
             message.deposits.push(Deposit.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4210,6 +4605,11 @@ export const ListDepositsResponse: MessageFns<ListDepositsResponse> = {
   fromJSON(object: any): ListDepositsResponse {
     return {
       deposits: globalThis.Array.isArray(object?.deposits) ? object.deposits.map((e: any) => Deposit.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -4217,6 +4617,9 @@ export const ListDepositsResponse: MessageFns<ListDepositsResponse> = {
     const obj: any = {};
     if (message.deposits?.length) {
       obj.deposits = message.deposits.map((e) => Deposit.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -4227,6 +4630,7 @@ export const ListDepositsResponse: MessageFns<ListDepositsResponse> = {
   fromPartial(object: DeepPartial<ListDepositsResponse>): ListDepositsResponse {
     const message = createBaseListDepositsResponse();
     message.deposits = object.deposits?.map((e) => Deposit.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -4528,7 +4932,7 @@ export const WalletService = {
       Buffer.from(RequestWithdrawalResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RequestWithdrawalResponse => RequestWithdrawalResponse.decode(value),
   },
-  /** An account's withdrawals, newest first. */
+  /** An account's withdrawals, newest first (by creation time), a page at a time. */
   listWithdrawals: {
     path: "/excraft.v1.Wallet/ListWithdrawals" as const,
     requestStream: false as const,
@@ -4540,7 +4944,11 @@ export const WalletService = {
       Buffer.from(ListWithdrawalsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListWithdrawalsResponse => ListWithdrawalsResponse.decode(value),
   },
-  /** An account's credited deposits, newest first. */
+  /**
+   * An account's deposits, newest first (by the time the wallet first saw them), a page at a time: credited
+   * ones, and on-chain ones still waiting for their confirmations (PENDING, never in any balance) or
+   * dropped by a reorg before they were credited (DROPPED).
+   */
   listDeposits: {
     path: "/excraft.v1.Wallet/ListDeposits" as const,
     requestStream: false as const,
@@ -4577,9 +4985,13 @@ export interface WalletServer extends UntypedServiceImplementation {
    * reverts). Idempotent by withdrawal id: a retry with the same parameters returns the same withdrawal.
    */
   requestWithdrawal: handleUnaryCall<RequestWithdrawalRequest, RequestWithdrawalResponse>;
-  /** An account's withdrawals, newest first. */
+  /** An account's withdrawals, newest first (by creation time), a page at a time. */
   listWithdrawals: handleUnaryCall<ListWithdrawalsRequest, ListWithdrawalsResponse>;
-  /** An account's credited deposits, newest first. */
+  /**
+   * An account's deposits, newest first (by the time the wallet first saw them), a page at a time: credited
+   * ones, and on-chain ones still waiting for their confirmations (PENDING, never in any balance) or
+   * dropped by a reorg before they were credited (DROPPED).
+   */
   listDeposits: handleUnaryCall<ListDepositsRequest, ListDepositsResponse>;
 }
 
@@ -4817,7 +5229,7 @@ export interface WalletClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RequestWithdrawalResponse) => void,
   ): ClientUnaryCall;
-  /** An account's withdrawals, newest first. */
+  /** An account's withdrawals, newest first (by creation time), a page at a time. */
   listWithdrawals(
     request: ListWithdrawalsRequest,
     callback: (error: ServiceError | null, response: ListWithdrawalsResponse) => void,
@@ -4833,7 +5245,11 @@ export interface WalletClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListWithdrawalsResponse) => void,
   ): ClientUnaryCall;
-  /** An account's credited deposits, newest first. */
+  /**
+   * An account's deposits, newest first (by the time the wallet first saw them), a page at a time: credited
+   * ones, and on-chain ones still waiting for their confirmations (PENDING, never in any balance) or
+   * dropped by a reorg before they were credited (DROPPED).
+   */
   listDeposits(
     request: ListDepositsRequest,
     callback: (error: ServiceError | null, response: ListDepositsResponse) => void,
