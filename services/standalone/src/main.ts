@@ -29,6 +29,7 @@ import { OrderCommand } from "@excraft/proto";
 import { createWalletHandlers, LocalKeyStore, startWalletApp, type WalletAppOptions } from "@excraft/wallet";
 import { getAddress, JsonRpcProvider } from "ethers";
 import { Gauge } from "prom-client";
+import { DataDirInUseError, lockDataDir } from "./data-dir-lock.ts";
 import { ensureDatabase } from "./databases.ts";
 import {
   BOT_ACCOUNT,
@@ -78,6 +79,12 @@ const dataDir = resolve(options.dataDir);
 const step = (what: string) => logger.info(what);
 
 step(`data directory ${dataDir}`);
+const dataDirLock = await lockDataDir(dataDir).catch((error: unknown) => {
+  if (!(error instanceof DataDirInUseError)) throw error;
+  logger.fatal(error.message);
+  process.exit(1);
+});
+shutdown.register("data directory lock", () => dataDirLock.release());
 let databaseUrl = process.env.DATABASE_URL;
 if (databaseUrl === undefined || databaseUrl === "") {
   step("starting embedded PostgreSQL");

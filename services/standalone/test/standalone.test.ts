@@ -2,70 +2,23 @@
  * `npm start` as a user runs it: the real process on a fresh data directory — it serves the demo
  * markets with live quotes, shuts down cleanly on SIGTERM, and comes back with the same state.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { type BookSnapshot, type ListMarketsResponse, MatchingEngineClient } from "@excraft/proto";
 import { freePortBlock } from "@excraft/testkit";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { Contract, JsonRpcProvider, parseUnits, Wallet } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
+import { killAllExchanges, serviceDir, startExchange, units, waitReady } from "./exchange-process.ts";
 
-const serviceDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO_KEY = "k".repeat(32) + "1".repeat(32);
 const DEMO_SECRET = "s".repeat(32) + "2".repeat(32);
 /** Hardhat dev account #1 (public test mnemonic): the demo trader's linked address. */
 const DEPOSITOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-
-/** Every exchange process a test started: killed in afterAll even when an assertion failed. */
-const started: ChildProcess[] = [];
-
-function startExchange(dataDir: string, basePort: number): { child: ChildProcess; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/main.ts", "--data-dir", dataDir, "--base-port", String(basePort)],
-    {
-      cwd: serviceDir,
-      env: {
-        ...process.env,
-        LOG_LEVEL: "warn",
-        DATABASE_URL: "",
-        KAFKA_BROKERS: "",
-        EXCRAFT_DEMO_API_KEY: DEMO_KEY,
-        EXCRAFT_DEMO_API_SECRET: DEMO_SECRET,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  started.push(child);
-  let text = "";
-  child.stdout!.on("data", (chunk) => {
-    text += chunk;
-  });
-  child.stderr!.on("data", (chunk) => {
-    text += chunk;
-  });
-  return { child, output: () => text };
-}
-
-async function waitReady(metricsPort: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exchange exited ${child.exitCode}:\n${output()}`);
-    const ok = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    // The banner is printed last, once every part is up.
-    if (ok && output().includes("ExCraft is running")) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`exchange not ready:\n${output()}`);
-}
 
 function unary<Res>(
   send: (callback: (error: ServiceError | null, response: Res) => void) => unknown,
@@ -73,12 +26,6 @@ function unary<Res>(
   return new Promise((resolve, reject) =>
     send((error, response) => (error ? reject(error) : resolve(response))),
   );
-}
-
-/** "12.34000000" → 1234000000n (the REST API prints 8 decimals). */
-function units(text: string): bigint {
-  const [whole, fraction = ""] = text.split(".");
-  return BigInt(whole! + fraction.padEnd(8, "0").slice(0, 8));
 }
 
 async function jsonRpc<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
@@ -100,12 +47,7 @@ async function engineOffset(metricsPort: number): Promise<number> {
 describe("npm start (standalone exchange)", () => {
   const dirs: string[] = [];
   afterAll(async () => {
-    for (const child of started) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
-        await once(child, "exit");
-      }
-    }
+    await killAllExchanges();
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
@@ -139,8 +81,14 @@ describe("npm start (standalone exchange)", () => {
     const basePort = await freePortBlock(10);
     const grpcAddress = `127.0.0.1:${basePort}`;
 
-    const first = startExchange(dataDir, basePort);
-    await waitReady(basePort + 1, first.child, first.output);
+    const demoKey = { EXCRAFT_DEMO_API_KEY: DEMO_KEY, EXCRAFT_DEMO_API_SECRET: DEMO_SECRET };
+    const first = startExchange(dataDir, basePort, { env: demoKey });
+    await waitReady(first);
+    // A second exchange on the same data directory is refused while the first runs.
+    const intruder = startExchange(dataDir, basePort + 100, { env: demoKey });
+    const [intruderCode] = await once(intruder.child, "exit");
+    expect(intruderCode, intruder.output()).toBe(1);
+    expect(intruder.output()).toContain(`is running on ${dataDir}`);
     expect(first.output()).toContain(`gRPC     127.0.0.1:${basePort}`);
     // The Binance-compatible REST API answers with the demo markets and the bot's quotes.
     const rest = `http://127.0.0.1:${basePort + 2}/api/v3`;
@@ -256,9 +204,9 @@ describe("npm start (standalone exchange)", () => {
     const [code] = await once(first.child, "exit");
     expect(code, first.output()).toBe(0);
 
-    const second = startExchange(dataDir, basePort);
+    const second = startExchange(dataDir, basePort, { env: demoKey });
     try {
-      await waitReady(basePort + 1, second.child, second.output);
+      await waitReady(second);
       // Balances and trade history survive the restart.
       const restarted = (await signed("GET", "/account", {})).body as unknown as Account;
       expect(restarted.balances).toEqual(afterDeposit.balances);

@@ -24,7 +24,8 @@
  * rows at logon, are group-committed. The orders a session placed are recorded when their first
  * engine event is projected; the command id carries the session id (`og-<order>-s-<session>`), so an
  * order published just before a crash is still attributed to its session when its events are
- * projected after the restart. Inbound numbering is written with every write of the session (and at
+ * projected after the restart — and if that session chose cancel-on-disconnect and has not logged on
+ * since, such an adopted order is cancelled like its other orders were at start. Inbound numbering is written with every write of the session (and at
  * close): after a crash it may lag, so a session restored from the database accepts a Logon with any
  * seq_num from the stored one on.
  */
@@ -224,6 +225,11 @@ export class MarketMakerSessions {
   /** Settles once the sessions are loaded from the database. */
   private loading: Promise<void> = Promise.resolve();
   private readonly owners = new Map<bigint, Session>();
+  /**
+   * Cancel-on-disconnect sessions restored at start and not logged on since: an order of theirs
+   * learnt of only after the restart (published just before it) is cancelled too.
+   */
+  private readonly disconnectedAtStart = new Set<Session>();
   private readonly commands = new Map<string, CommandContext>();
   private readonly connections = new Set<Connection>();
   private readonly queries: OrderQueries;
@@ -256,19 +262,22 @@ export class MarketMakerSessions {
     await this.loading;
     // The restart ended every connection: sessions that chose cancel-on-disconnect lose their orders
     // (again, if the stop already cancelled them: the engine refuses the repeat, nothing is reported).
-    const cod = [...this.sessions.values()].filter(
-      (x) => x.cancelOnDisconnect && [...x.orders.values()].some((o) => o.open),
-    );
+    for (const x of this.sessions.values()) if (x.cancelOnDisconnect) this.disconnectedAtStart.add(x);
+    const cod = [...this.disconnectedAtStart].filter((x) => [...x.orders.values()].some((o) => o.open));
     if (cod.length > 0) void this.cancelRestored(cod);
+  }
+
+  /** Settles once every one of `symbols` is a known market (they are loaded after start), or after 60 s. */
+  private async whenMarketsKnown(symbols: string[]): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (symbols.some((sym) => !this.o.markets.get(sym)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Cancel-on-disconnect of restored sessions, once the markets are known (loaded after start). */
   private async cancelRestored(sessions: Session[]): Promise<void> {
-    const symbols = new Set(sessions.flatMap((x) => [...x.orders.values()].map((o) => o.symbol)));
-    const deadline = Date.now() + 60_000;
-    while ([...symbols].some((sym) => !this.o.markets.get(sym)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await this.whenMarketsKnown(sessions.flatMap((x) => [...x.orders.values()].map((o) => o.symbol)));
     for (const x of sessions) {
       await this.cancelAll(x).catch((error) => {
         this.o.logger.error({ err: error, session: x.id }, "cancel-on-disconnect after restart failed");
@@ -668,6 +677,7 @@ export class MarketMakerSessions {
     s.nextInbound = seqNum + 1n;
     s.cancelOnDisconnect = l.cancelOnDisconnect;
     s.restored = false;
+    this.disconnectedAtStart.delete(s);
     // The session row (its id tags its orders' commands) is durable before anything is taken in.
     await this.persist([s]);
     if (c.closed) return;
@@ -722,8 +732,25 @@ export class MarketMakerSessions {
     if (known) return known;
     const id = TAGGED_COMMAND_RE.exec(commandId)?.[1];
     const s = id === undefined ? undefined : this.byId.get(id);
-    if (s && s.accountId === o.accountId) this.own(s, o.orderId, o.clientOrderId, symbol);
-    return s && s.accountId === o.accountId ? s : undefined;
+    if (!s || s.accountId !== o.accountId) return undefined;
+    this.own(s, o.orderId, o.clientOrderId, symbol);
+    // Placed just before the restart by a cancel-on-disconnect session not logged on again: the
+    // restart's cancel-on-disconnect ran without it (it was not recorded yet), so it goes now.
+    if (this.disconnectedAtStart.has(s)) this.cancelAdopted(s, o.orderId);
+    return s;
+  }
+
+  /** Cancel-on-disconnect of an order adopted from its command id, once its batch is routed. */
+  private cancelAdopted(s: Session, orderId: bigint): void {
+    setImmediate(() => {
+      const o = s.orders.get(orderId);
+      if (!o) return;
+      this.whenMarketsKnown([o.symbol])
+        .then(() => this.cancelOwned(s, o))
+        .catch((error) => {
+          this.o.logger.error({ err: error, session: s.id }, "cancel-on-disconnect after restart failed");
+        });
+    });
   }
 
   /** A ClOrdID not used before by this session nor by an order of the account in this market. */
@@ -952,20 +979,22 @@ export class MarketMakerSessions {
 
   /** Cancel-on-disconnect: every order of the session not known to be finished. */
   private async cancelAll(s: Session): Promise<void> {
-    if (s.connection) return; // logged on again meanwhile
-    for (const o of s.orders.values()) {
-      const spec = this.o.markets.get(o.symbol);
-      if (!o.open || !spec) continue;
-      const commandId = `og-c-${o.orderId}-cod-${randomToken(6)}`;
-      this.track(s, "cod", commandId, "", 0n);
-      this.metrics.codCancels.inc();
-      await this.o.entry.command(
-        spec,
-        commandId,
-        { $case: "cancel", value: { accountId: s.accountId, orderId: o.orderId, clientOrderId: "" } },
-        false,
-      );
-    }
+    for (const o of s.orders.values()) await this.cancelOwned(s, o);
+  }
+
+  /** Cancel-on-disconnect of one order of the session (not once it logged on again meanwhile). */
+  private async cancelOwned(s: Session, o: OwnedOrder): Promise<void> {
+    const spec = this.o.markets.get(o.symbol);
+    if (s.connection || !o.open || !spec) return;
+    const commandId = `og-c-${o.orderId}-cod-${randomToken(6)}`;
+    this.track(s, "cod", commandId, "", 0n);
+    this.metrics.codCancels.inc();
+    await this.o.entry.command(
+      spec,
+      commandId,
+      { $case: "cancel", value: { accountId: s.accountId, orderId: o.orderId, clientOrderId: "" } },
+      false,
+    );
   }
 
   // ------------------------------------------------------------------------- engine events → reports
