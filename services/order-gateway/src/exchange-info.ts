@@ -3,6 +3,7 @@ import type { MarketSpec } from "@excraft/proto";
 import { displayDecimals } from "./decimal.ts";
 import { price, qty, quote } from "./format.ts";
 import { statusName } from "./markets.ts";
+import { MAX_SAFE } from "./orders/order-entry.ts";
 
 const ORDER_TYPES = [
   "LIMIT",
@@ -15,8 +16,14 @@ const ORDER_TYPES = [
 ];
 const STP_MODES = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"];
 
-/** The engine's "0 = no maximum" becomes Binance's largest printable value of the field. */
-const NO_MAX_PRICE = 1_000_000n;
+/**
+ * The engine's "0 = no maximum" is printed as the bound that is really enforced, as Binance publishes
+ * only filters it applies (clients such as ccxt read them as the market's limits): price and quantity
+ * at most MAX_SAFE units (`checkPrice` / `checkQty`; the largest on the tick / step), a notional that
+ * fits the engine's int64 (its MAX_NOTIONAL reject, answered as `Filter failure: NOTIONAL`).
+ */
+const ENGINE_MAX_NOTIONAL = 2n ** 63n - 1n;
+const largestOnGrid = (step: bigint) => (step > 0n ? MAX_SAFE - (MAX_SAFE % step) : MAX_SAFE);
 
 export function rateLimitsJson(weightPerMinute: number) {
   return [{ rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: weightPerMinute }];
@@ -28,8 +35,8 @@ export function symbolJson(
   showPermissionSets = true,
   decimalsOf: (asset: string) => number | undefined = () => undefined,
 ) {
-  const maxPrice = spec.maxPrice === 0n ? NO_MAX_PRICE * 10n ** BigInt(spec.priceScale) : spec.maxPrice;
-  const maxQty = spec.maxQty === 0n ? 9_000_000_000n * 10n ** BigInt(spec.quantityScale) : spec.maxQty;
+  const maxPrice = spec.maxPrice === 0n ? largestOnGrid(spec.tickSize) : spec.maxPrice;
+  const maxQty = spec.maxQty === 0n ? largestOnGrid(spec.stepSize) : spec.maxQty;
   const stp = STP_MODES[spec.defaultStp - 1] ?? "EXPIRE_TAKER";
   return {
     symbol: spec.symbol,
@@ -74,7 +81,7 @@ export function symbolJson(
         filterType: "NOTIONAL",
         minNotional: quote(spec, spec.minNotional),
         applyMinToMarket: true,
-        maxNotional: quote(spec, 9_000_000n * 10n ** BigInt(spec.priceScale + spec.quantityScale)),
+        maxNotional: quote(spec, ENGINE_MAX_NOTIONAL),
         applyMaxToMarket: false,
         avgPriceMins: 5,
       },

@@ -111,16 +111,21 @@ describe("market-data gateway over a real engine", () => {
       {
         filterType: "PRICE_FILTER",
         minPrice: "0.01000000",
-        maxPrice: "1000000.00000000",
+        maxPrice: "90071992547409.91000000", // no maximum in the spec: MAX_SAFE units, the enforced bound
         tickSize: "0.01000000",
       },
-      { filterType: "LOT_SIZE", minQty: "0.00010000", maxQty: "9000000000.00000000", stepSize: "0.00010000" },
+      {
+        filterType: "LOT_SIZE",
+        minQty: "0.00010000",
+        maxQty: "900719925474.09910000",
+        stepSize: "0.00010000",
+      },
       { filterType: "MIN_NOTIONAL", minNotional: "5.00000000", applyToMarket: true, avgPriceMins: 5 },
       {
         filterType: "NOTIONAL",
         minNotional: "5.00000000",
         applyMinToMarket: true,
-        maxNotional: "9000000.00000000",
+        maxNotional: "9223372036854.77580700", // the engine's int64 notional
         applyMaxToMarket: false,
         avgPriceMins: 5,
       },

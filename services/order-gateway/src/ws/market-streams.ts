@@ -8,7 +8,7 @@
  *  - `@bookTicker`: best bid/ask from the engine after each depth change (one query in flight per
  *    market, coalesced), sent when it changed;
  *  - `@kline_<i>`: every second for klines that changed, plus `x: true` once a kline has closed;
- *  - `@ticker`: every second for markets that traded.
+ *  - `@ticker`, `@miniTicker`: every second for markets that traded.
  * Merge buffers exist only while a feed has subscribers and are emptied every window.
  */
 
@@ -294,17 +294,38 @@ export class MarketStreams implements MarketDataListener {
     this.tickerDirty.clear();
     await Promise.all(
       symbols.map(async (symbol) => {
-        const feed = `${symbol.toLowerCase()}@ticker`;
+        const lower = symbol.toLowerCase();
+        const feed = `${lower}@ticker`;
+        const miniFeed = `${lower}@miniTicker`;
         const spec = this.spec(symbol);
-        if (!spec || !this.options.hub.has(feed)) return;
+        const full = this.options.hub.has(feed);
+        const mini = this.options.hub.has(miniFeed);
+        if (!spec || (!full && !mini)) return;
+        // Only the full ticker carries the best bid/ask.
         let book: BookSnapshot | undefined;
-        try {
-          book = await this.options.books.getOrderBook(symbol, 1);
-        } catch {
-          book = undefined;
+        if (full) {
+          try {
+            book = await this.options.books.getOrderBook(symbol, 1);
+          } catch {
+            book = undefined;
+          }
         }
         const now = this.now();
         const t = ticker24Json(spec, this.options.projector.state(symbol), bestOf(book), now);
+        if (mini) {
+          this.options.hub.publish(miniFeed, {
+            e: "24hrMiniTicker",
+            E: now,
+            s: symbol,
+            c: t.lastPrice,
+            o: t.openPrice,
+            h: t.highPrice,
+            l: t.lowPrice,
+            v: t.volume,
+            q: t.quoteVolume,
+          });
+        }
+        if (!full) return;
         this.options.hub.publish(feed, {
           e: "24hrTicker",
           E: now,

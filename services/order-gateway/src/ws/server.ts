@@ -1,6 +1,6 @@
 /**
  * Binance WebSocket market streams on the gateway's HTTP server:
- *   /ws/<stream>[/<stream>...]   raw payloads
+ *   /ws/<stream>[/<stream>...]   raw payloads (segments without "@" subscribe nothing, as Binance)
  *   /stream?streams=<a>/<b>      combined: {"stream": <name>, "data": <payload>}
  * Live control messages: {"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "id": n} → {"result": null, "id": n};
  * {"method": "LIST_SUBSCRIPTIONS", "id": n} → {"result": [...], "id": n}. Errors as Binance:
@@ -86,7 +86,14 @@ export class MarketStreamServer {
   /** Stream names from the path, or undefined when the path is not a stream endpoint. */
   private streamsOf(url: URL): string[] | undefined {
     if (url.pathname === "/ws" || url.pathname === "/ws/") return [];
-    if (url.pathname.startsWith("/ws/")) return url.pathname.slice(4).split("/").filter(Boolean);
+    if (url.pathname.startsWith("/ws/")) {
+      // Binance opens `/ws/<segment>` whatever a segment without "@" is (a legacy listenKey, or the
+      // connection number ccxt appends: `/ws/0`) and subscribes nothing for it; SUBSCRIBE follows.
+      return url.pathname
+        .slice(4)
+        .split("/")
+        .filter((segment) => segment.includes("@"));
+    }
     if (url.pathname === "/stream" || url.pathname === "/stream/") {
       return (url.searchParams.get("streams") ?? "").split("/").filter(Boolean);
     }

@@ -1,12 +1,12 @@
 /**
  * Binance market stream names: `<symbol>@trade`, `@aggTrade`, `@depth[@100ms|@1000ms]`,
- * `@depth<5|10|20>[@100ms|@1000ms]`, `@kline_<interval>`, `@ticker`, `@bookTicker`; the symbol in
- * lower case.
+ * `@depth<5|10|20>[@100ms|@1000ms]`, `@kline_<interval>`, `@ticker`, `@miniTicker`, `@bookTicker`;
+ * the symbol in lower case.
  */
 import { isKlineInterval, type KlineInterval } from "../projector/intervals.ts";
 
 export type StreamSpec =
-  | { kind: "trade" | "aggTrade" | "ticker" | "bookTicker"; symbol: string }
+  | { kind: "trade" | "aggTrade" | "ticker" | "miniTicker" | "bookTicker"; symbol: string }
   | { kind: "diffDepth"; symbol: string; speedMs: 100 | 1000 }
   | { kind: "partialDepth"; symbol: string; levels: 5 | 10 | 20; speedMs: 100 | 1000 }
   | { kind: "kline"; symbol: string; interval: KlineInterval };
@@ -24,7 +24,13 @@ export function parseStream(name: string): StreamSpec | undefined {
   const partial = /^depth(5|10|20)$/.exec(type);
   if (partial) return { kind: "partialDepth", symbol, levels: Number(partial[1]) as 5 | 10 | 20, speedMs };
   if (m[3] !== undefined) return undefined;
-  if (type === "trade" || type === "aggTrade" || type === "ticker" || type === "bookTicker") {
+  if (
+    type === "trade" ||
+    type === "aggTrade" ||
+    type === "ticker" ||
+    type === "miniTicker" ||
+    type === "bookTicker"
+  ) {
     return { kind: type, symbol };
   }
   if (type.startsWith("kline_")) {
