@@ -57,7 +57,8 @@ export interface OrderGatewayOptions {
   adminToken?: string;
   /**
    * Asset decimals and fee rates come from the wallet (GetAssets at start, GetFeeRates per account):
-   * `feeCacheMs` is how long an account's rates are reused (default 5 s), `retryMs` the pause between
+   * `feeCacheMs` is how long an unused account's rates stay in memory (default 5 s; reported fees
+   * follow the wallet's schedule whatever it is), `retryMs` the pause between
    * GetAssets attempts while the wallet does not answer at start (default 1 s).
    */
   walletReference?: { feeCacheMs?: number; retryMs?: number };

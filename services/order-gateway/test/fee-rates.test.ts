@@ -2,8 +2,10 @@
  * Asset decimals and fee rates have one source, the wallet: an account with a per-account fee
  * override trades through the real engine and wallet, and the commission the gateway reports (FULL
  * fills, myTrades, /account and /account/commission rates, /order/test) equals what the wallet's
- * ledger booked to the fee account for each trade — also after the override changes. The gateway
- * waits (not ready) until the wallet answers GetAssets.
+ * ledger booked to the fee account for each trade — also right before and right after a scheduled
+ * rate change takes effect (the wallet charges by the trade's time; the gateway computes with the
+ * schedule it fetched, which covers that time). The gateway waits (not ready) until the wallet
+ * answers GetAssets.
  */
 import { createServer } from "node:net";
 import { createMetrics } from "@excraft/platform";
@@ -24,6 +26,8 @@ import {
 } from "./support/order-harness.ts";
 
 const DECIMALS: Record<string, number> = { BTC: 8, USDT: 6 };
+/** The wallet's fee-change notice here: short, so that a test can wait for a change to take effect. */
+const NOTICE_MS = 1_500;
 
 describe("commissions as the wallet charges them (per-account overrides)", () => {
   let oe: OrderExchange;
@@ -71,10 +75,18 @@ describe("commissions as the wallet charges them (per-account overrides)", () =>
       newOrderRespType: respType,
     });
 
+  /** Until a scheduled fee entry is in force (the wallet charges trades from that time on). */
+  const inForce = async (entry: { effectiveFromMs: number }) => {
+    const left = entry.effectiveFromMs - Date.now();
+    if (left >= 0) await new Promise((resolve) => setTimeout(resolve, left + 20));
+  };
+
   beforeAll(async () => {
-    oe = await startOrderExchange();
-    await oe.wallet.ledger.setFeeOverride("vip", "BTCUSDT", 2, 7);
-    gw = await startGateway(oe, { walletReference: { feeCacheMs: 300 } });
+    oe = await startOrderExchange({ feeChangeNoticeMs: NOTICE_MS });
+    const vipOverride = await oe.wallet.ledger.setFeeOverride("vip", "BTCUSDT", 2, 7);
+    // A cache lifetime far beyond the notice: reported fees must not depend on it.
+    gw = await startGateway(oe, { walletReference: { feeCacheMs: 60_000 } });
+    await inForce(vipOverride);
     V = client(gw.url, await createKey(gw.url, "vip", ["read", "trade"]));
     C = client(gw.url, await createKey(gw.url, "carol", ["read", "trade"]));
     await credit("vip", "BTC", 100_000_000n, "fund-vip-btc");
@@ -159,16 +171,33 @@ describe("commissions as the wallet charges them (per-account overrides)", () =>
     expect(test.body.standardCommissionForOrder).toEqual({ maker: "0.00100000", taker: "0.00200000" });
   });
 
-  it("a changed override reaches the reported commission once the short cache expires", async () => {
-    await oe.wallet.ledger.setFeeOverride("vip", "BTCUSDT", 0, 15);
-    await new Promise((resolve) => setTimeout(resolve, 400)); // feeCacheMs = 300
+  it("a scheduled override change: trades just before and after it are each reported as charged", async () => {
+    // The gateway has vip's rates cached (fetched for /account now); the change is scheduled after that.
+    expect((await V("GET", "/account")).body).toMatchObject({ makerCommission: 2, takerCommission: 7 });
+    const change = await oe.wallet.ledger.setFeeOverride("vip", "BTCUSDT", 0, 15);
+    expect(change.effectiveFromMs).toBeGreaterThanOrEqual(Date.now() + NOTICE_MS - 50);
+    // Before it takes effect: still 7 bps taker, in the FULL answer and in the ledger.
     expect((await order(C, "SELL", "0.2", "30020", "RESULT")).status).toBe(200);
-    const lift = await order(V, "BUY", "0.2", "30020", "FULL");
-    expect(lift.body.fills).toMatchObject([{ commission: "0.00030000", commissionAsset: "BTC" }]);
-    const t3 = lift.body.fills[0].tradeId as number;
-    expect((await ledgerFees(t3)).BTC).toBe("0.00030000");
+    const before = await order(V, "BUY", "0.2", "30020", "FULL");
+    expect(before.body.fills).toMatchObject([{ commission: "0.00014000", commissionAsset: "BTC" }]);
+    const t3 = before.body.fills[0].tradeId as number;
+    expect(before.body.transactTime).toBeLessThan(change.effectiveFromMs);
+    // /account shows the rates in force now (not yet the scheduled ones).
+    expect((await V("GET", "/account")).body).toMatchObject({ makerCommission: 2, takerCommission: 7 });
+
+    await inForce(change);
+    expect((await order(C, "SELL", "0.2", "30030", "RESULT")).status).toBe(200);
+    const after = await order(V, "BUY", "0.2", "30030", "FULL");
+    expect(after.body.fills).toMatchObject([{ commission: "0.00030000", commissionAsset: "BTC" }]);
+    const t4 = after.body.fills[0].tradeId as number;
+
+    expect((await ledgerFees(t3)).BTC).toBe("0.00014000");
+    expect((await ledgerFees(t4)).BTC).toBe("0.00030000");
     const mine = await V("GET", "/myTrades", { symbol: "BTCUSDT", fromId: t3 });
-    expect(mine.body).toMatchObject([{ id: t3, commission: "0.00030000" }]);
+    expect(mine.body).toMatchObject([
+      { id: t3, commission: "0.00014000" },
+      { id: t4, commission: "0.00030000" },
+    ]);
     expect((await V("GET", "/account")).body).toMatchObject({ makerCommission: 0, takerCommission: 15 });
   });
 

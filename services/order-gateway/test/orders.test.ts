@@ -170,7 +170,11 @@ describe("order entry through the real engine and wallet", () => {
         { price: "30000.00000000", qty: "0.05000000", commission: "0.00010000", commissionAsset: "BTC" },
       ],
     });
-    await waitUntil("bob settled twice", async () => (await balances(B)).USDT?.[0] === "92500.00000000");
+    // Free USDT is 92500 already once the MARKET buy's budget is reserved: wait for the BTC it bought.
+    await waitUntil("bob settled twice", async () => {
+      const b = await balances(B);
+      return b.USDT?.[0] === "92500.00000000" && b.USDT?.[1] === "0.00000000" && b.BTC?.[0] === "0.24950000";
+    });
     expect(await balances(B)).toEqual({
       BTC: ["0.24950000", "0.00000000"],
       USDT: ["92500.00000000", "0.00000000"],

@@ -42,6 +42,8 @@ export interface WalletAppOptions {
   assets?: AssetInfo[];
   markets?: MarketConfig[];
   maxBatch?: number;
+  /** FEE_CHANGE_NOTICE_MS: least time between making a fee change and its taking effect (default 10 000). */
+  feeChangeNoticeMs?: number;
   /** How long to wait for a previous writer's lock (after a crash PostgreSQL frees it quickly). */
   lockTimeoutMs?: number;
   consumeExecutions?: boolean;
@@ -118,12 +120,23 @@ export async function startWalletApp(o: WalletAppOptions): Promise<WalletApp> {
     registers,
   });
 
+  const feeChanges = new Counter({
+    name: "wallet_fee_schedule_changes_total",
+    help: "Fee schedule entries recorded (scope: market rates or account override)",
+    labelNames: ["scope"],
+    registers,
+  });
   const ledger = await Ledger.open(pool, {
     maxBatch: o.maxBatch ?? 2000,
     lockTimeoutMs: o.lockTimeoutMs ?? 30_000,
+    ...(o.feeChangeNoticeMs === undefined ? {} : { feeChangeNoticeMs: o.feeChangeNoticeMs }),
     onBatch: (size, ms) => {
       batchSize.observe(size);
       batchSeconds.observe(ms / 1000);
+    },
+    onFeeChange: (entry) => {
+      feeChanges.inc({ scope: entry.accountId === "" ? "market" : "account" });
+      logger.info({ feeScheduleEntry: entry }, "fee schedule entry recorded");
     },
   });
   new Gauge({

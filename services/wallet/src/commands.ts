@@ -1,5 +1,6 @@
 import { type ExecutionEvent, type OrderState, OrderStatus, Side } from "@excraft/proto";
 import { WalletError } from "./errors";
+import { DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS } from "./fees";
 import {
   type AssetInfo,
   EXTERNAL_ACCOUNT,
@@ -58,7 +59,8 @@ export type CommandResult = BalanceView | ExecutionsResult | null;
 /** What evaluation needs besides the layered state: static reference data. */
 export interface Reference {
   asset(symbol: string): AssetInfo | undefined;
-  feeBps(accountId: string, market: MarketConfig, role: "maker" | "taker"): number;
+  /** The fee rate in force at the trade's time `timeMs` (the fee schedule, see fees.ts). */
+  feeBps(accountId: string, symbol: string, role: "maker" | "taker", timeMs: number): number;
   now(): bigint;
 }
 
@@ -248,7 +250,9 @@ function applyExecutions(
       continue;
     }
     applyExecution(ev, layer, ref);
-    layer.progress.set(key, { epoch: header.epoch, sequence: header.sequence });
+    // The newest event time settled bounds when a fee change may take effect (see Ledger.setFeeRate).
+    const timeMs = seen && seen.timeMs > header.timeMs ? seen.timeMs : header.timeMs;
+    layer.progress.set(key, { epoch: header.epoch, sequence: header.sequence, timeMs });
     applied++;
   }
   return { applied, skipped };
@@ -341,9 +345,6 @@ function applyExecution(ev: ExecutionEvent, layer: Layer, ref: Reference): void 
   }
 }
 
-export const DEFAULT_MAKER_FEE_BPS = 10;
-export const DEFAULT_TAKER_FEE_BPS = 10;
-
 /** Balance keys a trade touches: buyer, seller and fee account, each in base and quote. */
 export function tradeParties(ev: ExecutionEvent): string[] {
   const e = ev.event;
@@ -398,13 +399,15 @@ function settleTrade(
     });
     return;
   }
+  // The rates in force at the trade's own time, whenever it is settled (or settled again).
+  const tradeTimeMs = Number(timeMs);
   const buyerFee = feeOf(
     baseAmt.floor,
-    ref.feeBps(buyer.accountId, market, t.buyerIsMaker ? "maker" : "taker"),
+    ref.feeBps(buyer.accountId, symbol, t.buyerIsMaker ? "maker" : "taker", tradeTimeMs),
   );
   const sellerFee = feeOf(
     quoteAmt.floor,
-    ref.feeBps(seller.accountId, market, t.buyerIsMaker ? "taker" : "maker"),
+    ref.feeBps(seller.accountId, symbol, t.buyerIsMaker ? "taker" : "maker", tradeTimeMs),
   );
 
   // Funding: from the order's hold first, then from free balance.

@@ -51,4 +51,10 @@ export const walletConfigSchema = {
     min: 1,
   }),
   WALLET_MAX_BATCH: env.int({ description: "Most commands per group commit", default: 2000, min: 1 }),
+  FEE_CHANGE_NOTICE_MS: env.int({
+    description:
+      "Least time (ms) between making a fee change and its taking effect; keep it above the gateway's fee cache TTL",
+    default: 10_000,
+    min: 0,
+  }),
 };

@@ -17,6 +17,7 @@ import {
   type ReleaseRequest,
   type RequestWithdrawalRequest,
   type ReserveRequest,
+  type SetFeeRateRequest,
   type SetKycRequest,
   type TransferRequest,
   type UnlinkWalletRequest,
@@ -26,10 +27,11 @@ import {
 import { status } from "@grpc/grpc-js";
 import type { ChainGateway, WithdrawalRow } from "./chain";
 import type { BalanceView } from "./commands";
-import { WalletError, type WalletErrorCode } from "./errors";
+import { invalid, WalletError, type WalletErrorCode } from "./errors";
+import type { FeeScheduleEntry as FeeEntry, FeeRateChange } from "./fees";
 import { type DepositRow, type DepositState, listDeposits, listWithdrawals } from "./history";
 import type { Identity, KycState } from "./identity";
-import type { Ledger } from "./ledger";
+import type { FeeRateView, Ledger } from "./ledger";
 
 const STATUS_OF: Record<WalletErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -102,6 +104,33 @@ const deposit = (d: DepositRow): Deposit => ({
   creditedTimeMs: d.creditedTimeMs,
 });
 
+const feeRateChange = (c: FeeRateChange) => ({
+  effectiveFromMs: BigInt(c.effectiveFromMs),
+  makerFeeBps: c.makerFeeBps,
+  takerFeeBps: c.takerFeeBps,
+  accountOverride: c.accountOverride,
+});
+
+const feeRate = (r: FeeRateView) => ({
+  symbol: r.symbol,
+  makerFeeBps: r.makerFeeBps,
+  takerFeeBps: r.takerFeeBps,
+  accountOverride: r.accountOverride,
+  upcoming: r.upcoming.map(feeRateChange),
+});
+
+const feeScheduleEntry = (e: FeeEntry) => ({
+  symbol: e.symbol,
+  accountId: e.accountId,
+  effectiveFromMs: BigInt(e.effectiveFromMs),
+  makerFeeBps: e.makerFeeBps ?? 0,
+  takerFeeBps: e.takerFeeBps ?? 0,
+  removesOverride: e.makerFeeBps === null,
+  recordedAtMs: BigInt(e.recordedAtMs),
+  operator: e.actor,
+  reason: e.reason,
+});
+
 /** A status filter of a list request: UNSPECIFIED = every status; a value not in `table` is refused. */
 function statusFilter<S extends string, P extends number>(table: Record<S, P>, value: P): S | undefined {
   if (value === 0) return undefined;
@@ -112,7 +141,7 @@ function statusFilter<S extends string, P extends number>(table: Record<S, P>, v
 /**
  * The `excraft.v1.Wallet` handlers (async; register with the platform's createGrpcServer, which turns
  * thrown GrpcErrors into statuses). The operator identity for OperatorAdjust and SetKyc comes from the
- * request (`operator`) or, for SetKyc, the `x-operator` metadata; authorisation is the mesh's job
+ * request (`operator`) or, for SetKyc and SetFeeRate, the `x-operator` metadata; authorisation is the mesh's job
  * (Istio AuthorizationPolicy admits only the admin service to these methods).
  */
 export function createWalletHandlers(
@@ -201,9 +230,35 @@ export function createWalletHandlers(
           onChain: chain?.isChainAsset(a.symbol) ?? false,
         })),
     })),
-    getFeeRates: wrap(async (req: GetFeeRatesRequest) => ({
-      rates: ledger.feeRates(req.accountId, req.symbol),
-    })),
+    getFeeRates: wrap(async (req: GetFeeRatesRequest) => {
+      const window = ledger.feeChangeWindow();
+      // Number() of an int64 beyond 2^53 is inexact, but those are refused as out of range anyway.
+      const atTimeMs = req.atTimeMs === undefined ? window.nowMs : Number(req.atTimeMs);
+      return {
+        rates: ledger.feeRates(req.accountId, req.symbol, atTimeMs).map(feeRate),
+        atTimeMs: BigInt(atTimeMs),
+        noticeMs: BigInt(window.noticeMs),
+        stableUntilMs: BigInt(window.stableUntilMs),
+      };
+    }),
+    setFeeRate: wrap(async (req: SetFeeRateRequest, md) => {
+      if (req.removeOverride && (req.makerFeeBps !== 0 || req.takerFeeBps !== 0)) {
+        throw invalid(
+          "maker_fee_bps",
+          "remove_override takes no rates: leave maker_fee_bps and taker_fee_bps 0",
+        );
+      }
+      const entry = await ledger.setFeeRate({
+        symbol: req.symbol,
+        accountId: req.accountId,
+        makerFeeBps: req.removeOverride ? null : req.makerFeeBps,
+        takerFeeBps: req.removeOverride ? null : req.takerFeeBps,
+        ...(req.effectiveFromMs === 0n ? {} : { effectiveFromMs: Number(req.effectiveFromMs) }),
+        actor: req.operator || md.get("x-operator") || "operator-api",
+        reason: req.reason,
+      });
+      return { entry: feeScheduleEntry(entry) };
+    }),
     requestWithdrawal: wrap(async (req: RequestWithdrawalRequest) => {
       ledger.asset(req.asset); // UNKNOWN_ASSET before anything else about the asset
       if (!chain) {

@@ -3,6 +3,7 @@ export * from "./chain";
 export * from "./commands";
 export * from "./consumer";
 export * from "./errors";
+export * from "./fees";
 export * from "./grpc-service";
 export * from "./history";
 export * from "./identity";

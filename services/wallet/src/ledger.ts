@@ -13,6 +13,16 @@ import {
 } from "./commands";
 import { invalid, WalletError } from "./errors";
 import {
+  DEFAULT_FEE_CHANGE_NOTICE_MS,
+  DEFAULT_MAKER_FEE_BPS,
+  DEFAULT_TAKER_FEE_BPS,
+  EVERY_MARKET,
+  type FeeRateChange,
+  FeeSchedule,
+  type FeeScheduleEntry,
+  MAX_EFFECTIVE_MS,
+} from "./fees";
+import {
   type AssetInfo,
   balanceKey,
   type HoldState,
@@ -38,10 +48,34 @@ export interface LedgerOptions {
    * which skips parsing and planning the large statement for every batch. Default true.
    */
   preparedStatements?: boolean;
-  /** Clock for API-originated entries (executions use the event's time). */
+  /** Clock for API-originated entries and fee changes (executions use the event's time). */
   now?: () => number;
+  /**
+   * Least time (ms) between recording a fee change and its taking effect (FEE_CHANGE_NOTICE_MS).
+   * Default 10 000. Clients that cache GetFeeRates for less than this always know the rates of a trade.
+   */
+  feeChangeNoticeMs?: number;
   /** Called after each committed batch (for metrics). */
   onBatch?: (size: number, millis: number) => void;
+  /** Called after a fee schedule entry is recorded (for logs and metrics). */
+  onFeeChange?: (entry: FeeScheduleEntry) => void;
+}
+
+/**
+ * A change of the fee schedule (see fees.ts). Rates are bps, 0..10000; both null ends an account's
+ * override (from then on its every-market override or the market's rates apply again).
+ */
+export interface FeeChange {
+  /** The market, or "*" for an account's override in every market. */
+  symbol: string;
+  /** "" = the market's own rates; otherwise this account's override. */
+  accountId: string;
+  makerFeeBps: number | null;
+  takerFeeBps: number | null;
+  /** When it takes effect (ms since 1970); undefined = as soon as allowed (`earliestFeeChangeMs`). */
+  effectiveFromMs?: number;
+  actor: string;
+  reason: string;
 }
 
 interface Pending {
@@ -71,9 +105,22 @@ function intersects(a: Set<string>, b: Set<string>): boolean {
 
 export interface FeeRateView {
   symbol: string;
+  /** In force at the time asked for (now by default). */
   makerFeeBps: number;
   takerFeeBps: number;
   accountOverride: boolean;
+  /** Every later change for this account in this market, in time order (already scheduled). */
+  upcoming: FeeRateChange[];
+}
+
+/** What a client needs to know how long fee rates it fetched stay exact. */
+export interface FeeChangeWindow {
+  /** The wallet's clock. */
+  nowMs: number;
+  /** FEE_CHANGE_NOTICE_MS. */
+  noticeMs: number;
+  /** No change not yet recorded can take effect before this (the earliest effective time allowed now). */
+  stableUntilMs: number;
 }
 
 export interface AuditAsset {
@@ -115,6 +162,69 @@ export function checkAmount(amount: bigint, field = "amount", allowZero = false)
   if (amount > INT64_MAX) throw invalid(field, `${field} exceeds int64`);
 }
 
+/** Actor of the fee schedule entries made from the wallet's configuration (WALLET_MARKETS). */
+export const CONFIGURATION_ACTOR = "configuration";
+
+export function checkBps(bps: number, field: string): void {
+  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) {
+    throw invalid(field, `${field} must be an integer from 0 to 10000 (basis points), got ${bps}`);
+  }
+}
+
+function checkEffectiveTime(ms: number, field: string): void {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_EFFECTIVE_MS) {
+    throw invalid(field, `${field} must be ms since 1970 (0..${MAX_EFFECTIVE_MS}), got ${ms}`);
+  }
+}
+
+const sameRates = (
+  a: Pick<FeeScheduleEntry, "makerFeeBps" | "takerFeeBps">,
+  b: Pick<FeeScheduleEntry, "makerFeeBps" | "takerFeeBps">,
+) => a.makerFeeBps === b.makerFeeBps && a.takerFeeBps === b.takerFeeBps;
+
+function conflict(existing: FeeScheduleEntry): WalletError {
+  const scope =
+    existing.accountId === "" ? `market ${existing.symbol}` : `${existing.accountId} in ${existing.symbol}`;
+  return new WalletError(
+    "ALREADY_EXISTS",
+    `another fee change for ${scope} is already scheduled at ${existing.effectiveFromMs} (the schedule is append-only: schedule a later change instead)`,
+    "effective_from_ms",
+  );
+}
+
+/** A fee_schedule row as an entry. */
+function feeEntryOf(r: Record<string, unknown>): FeeScheduleEntry {
+  return {
+    entryId: Number(r.entry_id),
+    accountId: r.account_id as string,
+    symbol: r.symbol as string,
+    effectiveFromMs: Number(r.effective_from_ms),
+    makerFeeBps: r.maker_fee_bps as number | null,
+    takerFeeBps: r.taker_fee_bps as number | null,
+    recordedAtMs: Number(r.recorded_at_ms),
+    actor: r.actor as string,
+    reason: r.reason as string,
+  };
+}
+
+async function insertFee(db: pg.Pool | pg.PoolClient, e: FeeScheduleEntry): Promise<FeeScheduleEntry> {
+  const r = await db.query(
+    `insert into fee_schedule (account_id, symbol, effective_from_ms, maker_fee_bps, taker_fee_bps, recorded_at_ms, actor, reason)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+    [
+      e.accountId,
+      e.symbol,
+      e.effectiveFromMs,
+      e.makerFeeBps,
+      e.takerFeeBps,
+      e.recordedAtMs,
+      e.actor,
+      e.reason,
+    ],
+  );
+  return feeEntryOf(r.rows[0]);
+}
+
 /**
  * The double-entry ledger and its single writer.
  *
@@ -135,7 +245,15 @@ export class Ledger {
   private assets = new Map<string, AssetInfo>();
   /** Cache size at which drained holds are next pruned (see commitToCache). */
   private nextHoldPruneAt = HOLD_CACHE_PRUNE_AT;
-  private feeOverrides = new Map<string, { maker: number; taker: number }>();
+  /** The fee schedule (in memory; `fee_schedule` in PostgreSQL). Changed only by exclusive tasks. */
+  private fees = new FeeSchedule();
+  /** Tasks that must run with no batch in flight (fee changes), in order; see runExclusive. */
+  private readonly exclusive: {
+    run: () => Promise<unknown>;
+    resolve: (v: unknown) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  readonly feeChangeNoticeMs: number;
   private readonly maxBatch: number;
   private readonly clock: () => number;
   private closed = false;
@@ -154,14 +272,13 @@ export class Ledger {
     this.maxBatch = options.maxBatch ?? 2000;
     this.pipeline = Math.max(1, options.pipeline ?? 2);
     this.clock = options.now ?? Date.now;
+    this.feeChangeNoticeMs = options.feeChangeNoticeMs ?? DEFAULT_FEE_CHANGE_NOTICE_MS;
+    if (!Number.isSafeInteger(this.feeChangeNoticeMs) || this.feeChangeNoticeMs < 0) {
+      throw new Error(`feeChangeNoticeMs must be an integer ≥ 0, got ${this.feeChangeNoticeMs}`);
+    }
     this.ref = {
       asset: (s) => this.assets.get(s),
-      feeBps: (accountId, market, role) => {
-        const o =
-          this.feeOverrides.get(`${accountId}|${market.symbol}`) ?? this.feeOverrides.get(`${accountId}|*`);
-        if (o) return role === "maker" ? o.maker : o.taker;
-        return role === "maker" ? market.makerFeeBps : market.takerFeeBps;
-      },
+      feeBps: (accountId, symbol, role, timeMs) => this.fees.bps(accountId, symbol, role, timeMs),
       now: () => BigInt(this.clock()),
     };
   }
@@ -193,11 +310,11 @@ export class Ledger {
   }
 
   private async reload(): Promise<void> {
-    const [assets, markets, overrides, progress, maxId] = await Promise.all([
+    const [assets, markets, schedule, progress, maxId] = await Promise.all([
       this.pool.query("select symbol, decimals, contract_address from assets"),
       this.pool.query("select * from markets"),
-      this.pool.query("select * from fee_overrides"),
-      this.pool.query("select stream, shard, epoch, sequence from consumer_progress"),
+      this.pool.query("select * from fee_schedule order by entry_id"),
+      this.pool.query("select stream, shard, epoch, sequence, time_ms from consumer_progress"),
       this.pool.query("select coalesce(max(entry_id), 0) as m from journal_entries"),
     ]);
     this.assets = new Map(
@@ -206,12 +323,9 @@ export class Ledger {
         { symbol: r.symbol, decimals: r.decimals, contractAddress: r.contract_address },
       ]),
     );
-    this.feeOverrides = new Map(
-      overrides.rows.map((r) => [
-        `${r.account_id}|${r.symbol}`,
-        { maker: r.maker_fee_bps, taker: r.taker_fee_bps },
-      ]),
-    );
+    const fees = new FeeSchedule();
+    for (const r of schedule.rows) fees.add(feeEntryOf(r));
+    this.fees = fees;
     const cache = new Layer(null, BigInt(maxId.rows[0].m) + 1n);
     for (const r of markets.rows) {
       cache.markets.set(r.symbol, {
@@ -225,7 +339,11 @@ export class Ledger {
       });
     }
     for (const r of progress.rows) {
-      cache.progress.set(`${r.stream}#${r.shard}`, { epoch: BigInt(r.epoch), sequence: BigInt(r.sequence) });
+      cache.progress.set(`${r.stream}#${r.shard}`, {
+        epoch: BigInt(r.epoch),
+        sequence: BigInt(r.sequence),
+        timeMs: BigInt(r.time_ms),
+      });
     }
     this.cache = cache;
   }
@@ -261,14 +379,48 @@ export class Ledger {
     return a;
   }
 
-  /** Registers or updates a market (scales and fee rates). MarketChanged events update scales only. */
+  /**
+   * Registers or updates a market: its scales, and its fee rates through the fee schedule.
+   * - A market seen for the first time gets its rates from the beginning (no trade of it can exist yet).
+   * - Otherwise the rates are applied only when they differ from what the configuration last set (the
+   *   schedule's latest entry by CONFIGURATION_ACTOR): as a change at the earliest allowed time.
+   *   Unchanged configuration changes nothing, so a restart never undoes changes made with SetFeeRate.
+   * MarketChanged events update scales only.
+   */
   async configureMarket(market: MarketConfig): Promise<void> {
     this.asset(market.baseAsset);
     this.asset(market.quoteAsset);
-    for (const bps of [market.makerFeeBps, market.takerFeeBps]) {
-      if (!Number.isInteger(bps) || bps < 0 || bps > 10_000)
-        throw invalid("fee_bps", "fee must be 0..10000 bps");
-    }
+    checkBps(market.makerFeeBps, "maker_fee_bps");
+    checkBps(market.takerFeeBps, "taker_fee_bps");
+    const { symbol, makerFeeBps, takerFeeBps } = market;
+    const change = { symbol, accountId: "", makerFeeBps, takerFeeBps, actor: CONFIGURATION_ACTOR };
+    await this.runExclusive(async () => {
+      const entries = this.fees.entriesOf("", symbol);
+      if (entries.length === 0) {
+        if (this.cache.lookupMarket(symbol) === undefined) {
+          await this.recordFee({ ...change, effectiveFromMs: 0, reason: "market registered" });
+          return;
+        }
+        // Known from MarketChanged only: its trades so far paid the default rates. Write that down first.
+        await this.recordFee({
+          ...change,
+          makerFeeBps: DEFAULT_MAKER_FEE_BPS,
+          takerFeeBps: DEFAULT_TAKER_FEE_BPS,
+          effectiveFromMs: 0,
+          actor: "default",
+          reason: "default rates of a market known from MarketChanged before it was configured",
+        });
+      } else {
+        let lastConfigured: FeeScheduleEntry | undefined;
+        for (const e of entries) {
+          if (e.actor === CONFIGURATION_ACTOR && e.entryId > (lastConfigured?.entryId ?? -1))
+            lastConfigured = e;
+        }
+        if (lastConfigured && sameRates(lastConfigured, change)) return;
+      }
+      // Recorded even when these rates are already in force then, so the configuration is known applied.
+      await this.scheduleFee({ ...change, reason: "market rates from configuration" }, { record: true });
+    });
     await this.submit({ kind: "market", market: { ...market } });
   }
 
@@ -276,19 +428,213 @@ export class Ledger {
     return this.tip().lookupMarket(symbol);
   }
 
+  /**
+   * Schedules an account's fee override in one market (or "*": every market), from `effectiveFromMs`
+   * (default: as soon as allowed). See setFeeRate.
+   */
   async setFeeOverride(
     accountId: string,
     symbol: string,
     makerFeeBps: number,
     takerFeeBps: number,
-  ): Promise<void> {
+    effectiveFromMs?: number,
+  ): Promise<FeeScheduleEntry> {
     checkAccount(accountId);
-    await this.pool.query(
-      `insert into fee_overrides (account_id, symbol, maker_fee_bps, taker_fee_bps) values ($1,$2,$3,$4)
-       on conflict (account_id, symbol) do update set maker_fee_bps = excluded.maker_fee_bps, taker_fee_bps = excluded.taker_fee_bps`,
-      [accountId, symbol, makerFeeBps, takerFeeBps],
-    );
-    this.feeOverrides.set(`${accountId}|${symbol}`, { maker: makerFeeBps, taker: takerFeeBps });
+    return this.setFeeRate({
+      symbol,
+      accountId,
+      makerFeeBps,
+      takerFeeBps,
+      ...(effectiveFromMs === undefined ? {} : { effectiveFromMs }),
+      actor: "ledger-api",
+      reason: "fee override",
+    });
+  }
+
+  /** Ends an account's override in one market (or "*") from `effectiveFromMs` (default: as soon as allowed). */
+  async removeFeeOverride(
+    accountId: string,
+    symbol: string,
+    effectiveFromMs?: number,
+  ): Promise<FeeScheduleEntry> {
+    checkAccount(accountId);
+    return this.setFeeRate({
+      symbol,
+      accountId,
+      makerFeeBps: null,
+      takerFeeBps: null,
+      ...(effectiveFromMs === undefined ? {} : { effectiveFromMs }),
+      actor: "ledger-api",
+      reason: "fee override removed",
+    });
+  }
+
+  /**
+   * Records a change of the fee schedule: a market's rates or an account's override, from
+   * `effectiveFromMs`. It may only take effect in the future — at least `feeChangeNoticeMs` after now,
+   * and after every event already settled — so no trade ever settled is priced differently by it;
+   * earlier times are refused. Returns the entry recorded, or the existing one when nothing needs to be
+   * recorded (the same change again, or rates the scope already has from then on). Durable on return.
+   */
+  async setFeeRate(change: FeeChange): Promise<FeeScheduleEntry> {
+    const { symbol, accountId } = change;
+    if (accountId !== "") checkAccount(accountId);
+    if (symbol === "")
+      throw invalid("symbol", 'symbol is required (a market, or "*" for an account override)');
+    if (symbol === EVERY_MARKET) {
+      if (accountId === "") {
+        throw invalid("symbol", 'a market\'s own rates need a market symbol ("*" is for account overrides)');
+      }
+    } else if (!this.market(symbol)) {
+      throw new WalletError("NOT_FOUND", `unknown market ${JSON.stringify(symbol)}`, "symbol");
+    }
+    if (change.makerFeeBps === null || change.takerFeeBps === null) {
+      if (change.makerFeeBps !== change.takerFeeBps) {
+        throw invalid("maker_fee_bps", "give both maker and taker rates (or neither, to end an override)");
+      }
+      if (accountId === "") throw invalid("account_id", "only an account's override can be removed");
+    } else {
+      checkBps(change.makerFeeBps, "maker_fee_bps");
+      checkBps(change.takerFeeBps, "taker_fee_bps");
+    }
+    if (change.effectiveFromMs !== undefined) checkEffectiveTime(change.effectiveFromMs, "effective_from_ms");
+    if (!change.reason.trim()) throw invalid("reason", "a reason is required for a fee change");
+    if (!change.actor.trim()) throw invalid("operator", "operator is required");
+    return this.runExclusive(() => this.scheduleFee(change));
+  }
+
+  /**
+   * The earliest time a fee change recorded now may take effect: `feeChangeNoticeMs` from now, and
+   * after the newest event already settled (a trade from a clock ahead of the wallet's).
+   */
+  earliestFeeChangeMs(nowMs = this.clock()): number {
+    return Math.max(nowMs + this.feeChangeNoticeMs, this.settledUpToMs() + 1);
+  }
+
+  /** The whole fee schedule, in the order it was recorded (for audits and for rebuilding a ledger). */
+  feeSchedule(): FeeScheduleEntry[] {
+    return this.fees.all();
+  }
+
+  /**
+   * Copies another wallet's fee schedule (its `feeSchedule()`) into this one, keeping effective times,
+   * for rebuilding a ledger by replaying executions.v1 into a fresh database: import first, then replay.
+   * Entries already here identically are skipped; anything that would price an event already settled
+   * here differently, or contradict an entry here, is refused and nothing is imported.
+   */
+  async importFeeSchedule(entries: FeeScheduleEntry[]): Promise<number> {
+    for (const e of entries) {
+      if (e.accountId !== "") checkAccount(e.accountId);
+      if (e.symbol === "" || (e.symbol === EVERY_MARKET && e.accountId === "")) {
+        throw invalid("symbol", `bad fee schedule entry symbol ${JSON.stringify(e.symbol)}`);
+      }
+      if (e.makerFeeBps === null || e.takerFeeBps === null) {
+        if (e.makerFeeBps !== e.takerFeeBps || e.accountId === "")
+          throw invalid("maker_fee_bps", "bad fee schedule entry rates");
+      } else {
+        checkBps(e.makerFeeBps, "maker_fee_bps");
+        checkBps(e.takerFeeBps, "taker_fee_bps");
+      }
+      checkEffectiveTime(e.effectiveFromMs, "effective_from_ms");
+    }
+    return this.runExclusive(async () => {
+      const settled = this.settledUpToMs();
+      const fresh: FeeScheduleEntry[] = [];
+      const seen = new Set<string>();
+      for (const e of [...entries].sort((a, b) => a.entryId - b.entryId)) {
+        const scope = `${e.accountId}|${e.symbol}|${e.effectiveFromMs}`;
+        const here = this.fees
+          .entriesOf(e.accountId, e.symbol)
+          .find((x) => x.effectiveFromMs === e.effectiveFromMs);
+        if (here) {
+          if (!sameRates(here, e)) throw conflict(here);
+          continue;
+        }
+        if (seen.has(scope)) throw invalid("effective_from_ms", `two entries for ${scope}`);
+        seen.add(scope);
+        if (e.effectiveFromMs <= settled) {
+          throw new WalletError(
+            "FAILED_PRECONDITION",
+            `cannot import a fee entry effective from ${e.effectiveFromMs}: events up to ${settled} are already settled here`,
+            "effective_from_ms",
+          );
+        }
+        fresh.push(e);
+      }
+      const client = await this.pool.connect();
+      const recorded: FeeScheduleEntry[] = [];
+      try {
+        await client.query("begin");
+        for (const e of fresh) recorded.push(await insertFee(client, e));
+        await client.query("commit");
+      } catch (error) {
+        await client.query("rollback").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+      for (const e of recorded) {
+        this.fees.add(e);
+        this.options.onFeeChange?.(e);
+      }
+      return recorded.length;
+    });
+  }
+
+  /** Newest event header time settled or being settled (−1 before the first). */
+  private settledUpToMs(): number {
+    let settled = -1n;
+    for (const f of [this.cache, ...this.inflight.map((x) => x.layer)]) {
+      for (const p of f.progress.values()) if (p.timeMs > settled) settled = p.timeMs;
+    }
+    return Number(settled);
+  }
+
+  /**
+   * setFeeRate once validated; runs as an exclusive task (nothing in flight). Without `record`, a change
+   * to the rates the scope already has at that time records nothing.
+   */
+  private async scheduleFee(change: FeeChange, options = { record: false }): Promise<FeeScheduleEntry> {
+    const earliest = this.earliestFeeChangeMs();
+    const effectiveFromMs = change.effectiveFromMs ?? earliest;
+    const current = this.fees.entryInForce(change.accountId, change.symbol, effectiveFromMs);
+    const atThatTime = current?.effectiveFromMs === effectiveFromMs ? current : undefined;
+    if (atThatTime && sameRates(atThatTime, change)) return atThatTime; // a retry, however late
+    if (effectiveFromMs < earliest) {
+      throw invalid(
+        "effective_from_ms",
+        `effective_from_ms ${effectiveFromMs} is too early: a fee change takes effect at least ${this.feeChangeNoticeMs} ms after it is made (FEE_CHANGE_NOTICE_MS) and after every trade already settled; the earliest allowed now is ${earliest}`,
+      );
+    }
+    if (atThatTime) throw conflict(atThatTime);
+    // Already the scope's rates from then on (or no override to end): nothing to record.
+    if (current && sameRates(current, change) && !options.record) return current;
+    if (!current && change.makerFeeBps === null) {
+      throw new WalletError(
+        "NOT_FOUND",
+        `account ${change.accountId} has no fee override in ${change.symbol} at ${effectiveFromMs} to end`,
+        "symbol",
+      );
+    }
+    return this.recordFee({ ...change, effectiveFromMs });
+  }
+
+  /** Writes one entry (durably) and indexes it. Exclusive tasks only. */
+  private async recordFee(change: FeeChange & { effectiveFromMs: number }): Promise<FeeScheduleEntry> {
+    const entry = await insertFee(this.pool, {
+      entryId: 0,
+      accountId: change.accountId,
+      symbol: change.symbol,
+      effectiveFromMs: change.effectiveFromMs,
+      makerFeeBps: change.makerFeeBps,
+      takerFeeBps: change.takerFeeBps,
+      recordedAtMs: this.clock(),
+      actor: change.actor,
+      reason: change.reason,
+    });
+    this.fees.add(entry);
+    this.options.onFeeChange?.(entry);
+    return entry;
   }
 
   // ---------------------------------------------------------------- commands
@@ -443,11 +789,29 @@ export class Ledger {
     if (this.closed) return Promise.reject(new WalletError("FAILED_PRECONDITION", "ledger is closed"));
     return new Promise((resolve, reject) => {
       this.queue.push({ cmd, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        void this.drain();
-      }
+      this.wake();
     });
+  }
+
+  /**
+   * Runs `task` alone in the writer's loop: once every batch in flight has retired, before the next one
+   * is evaluated. A fee change made this way is in force for exactly the events evaluated after it, and
+   * its checks (against the newest event settled) see everything evaluated before it. The loop waits for
+   * the task, so a task must never wait for a submitted command (it would wait forever).
+   */
+  private runExclusive<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new WalletError("FAILED_PRECONDITION", "ledger is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.exclusive.push({ run: task, resolve: resolve as (v: unknown) => void, reject });
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    if (!this.running) {
+      this.running = true;
+      void this.drain();
+    }
   }
 
   /** Waits for queued commands to finish and refuses new ones. */
@@ -481,8 +845,13 @@ export class Ledger {
    */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0 || this.inflight.length > 0) {
-        if (this.queue.length > 0 && this.inflight.length < this.pipeline) {
+      while (this.queue.length > 0 || this.inflight.length > 0 || this.exclusive.length > 0) {
+        if (this.exclusive.length > 0 && this.inflight.length === 0) {
+          const task = this.exclusive.shift()!;
+          await task.run().then(task.resolve, task.reject);
+          continue;
+        }
+        if (this.queue.length > 0 && this.inflight.length < this.pipeline && this.exclusive.length === 0) {
           const batch = this.queue.splice(0, this.maxBatch);
           await this.launch(batch);
           continue;
@@ -809,13 +1178,14 @@ export class Ledger {
       fresh.push(!h.stored);
       h.stored = true; // later pipelined batches that touch it wait for this one
     }
-    const progress: [string[], number[], string[], string[]] = [[], [], [], []];
+    const progress: [string[], number[], string[], string[], string[]] = [[], [], [], [], []];
     for (const [key, p] of layer.progress) {
       const i = key.lastIndexOf("#");
       progress[0].push(key.slice(0, i));
       progress[1].push(Number(key.slice(i + 1)));
       progress[2].push(p.epoch.toString());
       progress[3].push(p.sequence.toString());
+      progress[4].push(p.timeMs.toString());
     }
     const markets = [...layer.markets.values()];
     const fees = [...layer.fees.entries()].map(
@@ -963,9 +1333,9 @@ export class Ledger {
     if (progress[0].length > 0) {
       sql.cte(
         "cp",
-        (p) => `insert into consumer_progress (stream, shard, epoch, sequence)
-        select * from unnest(${p(progress[0], "text[]")}, ${p(progress[1], "int[]")}, ${p(progress[2], "bigint[]")}, ${p(progress[3], "bigint[]")})
-        on conflict (stream, shard) do update set epoch = excluded.epoch, sequence = excluded.sequence`,
+        (p) => `insert into consumer_progress (stream, shard, epoch, sequence, time_ms)
+        select * from unnest(${p(progress[0], "text[]")}, ${p(progress[1], "int[]")}, ${p(progress[2], "bigint[]")}, ${p(progress[3], "bigint[]")}, ${p(progress[4], "bigint[]")})
+        on conflict (stream, shard) do update set epoch = excluded.epoch, sequence = excluded.sequence, time_ms = excluded.time_ms`,
       );
     }
     if (layer.exceptions.length > 0) {
@@ -1049,30 +1419,37 @@ export class Ledger {
   }
 
   /**
-   * The maker/taker rates `accountId` pays: for one market (`symbol`) or every known market, with the
-   * account's override for that market, else its override for every market ('*'), else the market's rates.
+   * The maker/taker rates `accountId` pays at `atTimeMs` (default: now), for one market (`symbol`) or
+   * every known market: the account's override for that market, else its override for every market
+   * ('*'), else the market's rates — each as the fee schedule has it at that time — and every later
+   * change already scheduled (`upcoming`). A trade at time t is charged the last of these in force at t.
    */
-  feeRates(accountId: string, symbol = ""): FeeRateView[] {
+  feeRates(accountId: string, symbol = "", atTimeMs?: number): FeeRateView[] {
     checkAccount(accountId);
-    let markets: MarketConfig[];
+    if (atTimeMs !== undefined) checkEffectiveTime(atTimeMs, "at_time_ms");
+    const at = atTimeMs ?? this.clock();
+    let symbols: string[];
     if (symbol) {
-      const m = this.market(symbol);
-      if (!m) throw new WalletError("NOT_FOUND", `unknown market ${JSON.stringify(symbol)}`, "symbol");
-      markets = [m];
+      if (!this.market(symbol)) {
+        throw new WalletError("NOT_FOUND", `unknown market ${JSON.stringify(symbol)}`, "symbol");
+      }
+      symbols = [symbol];
     } else {
-      const all = new Map(this.cache.markets);
-      for (const f of this.inflight) for (const [k, v] of f.layer.markets) all.set(k, v);
-      markets = [...all.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+      const all = new Set(this.cache.markets.keys());
+      for (const f of this.inflight) for (const k of f.layer.markets.keys()) all.add(k);
+      symbols = [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     }
-    return markets.map((m) => {
-      const o = this.feeOverrides.get(`${accountId}|${m.symbol}`) ?? this.feeOverrides.get(`${accountId}|*`);
-      return {
-        symbol: m.symbol,
-        makerFeeBps: o ? o.maker : m.makerFeeBps,
-        takerFeeBps: o ? o.taker : m.takerFeeBps,
-        accountOverride: o !== undefined,
-      };
-    });
+    return symbols.map((s) => ({
+      symbol: s,
+      ...this.fees.rates(accountId, s, at),
+      upcoming: this.fees.changesAfter(accountId, s, at),
+    }));
+  }
+
+  /** How long rates read now stay exact: no change not yet recorded takes effect before `stableUntilMs`. */
+  feeChangeWindow(): FeeChangeWindow {
+    const nowMs = this.clock();
+    return { nowMs, noticeMs: this.feeChangeNoticeMs, stableUntilMs: this.earliestFeeChangeMs(nowMs) };
   }
 
   async hold(orderId: string): Promise<HoldState | undefined> {

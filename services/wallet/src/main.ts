@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     assets: JSON.parse(config.WALLET_ASSETS) as AssetInfo[],
     markets: JSON.parse(config.WALLET_MARKETS) as MarketConfig[],
     maxBatch: config.WALLET_MAX_BATCH,
+    feeChangeNoticeMs: config.FEE_CHANGE_NOTICE_MS,
   });
   const shutdown = createShutdown({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5_000 }).listen();
   shutdown.register("event log", () => log.close());

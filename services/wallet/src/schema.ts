@@ -99,6 +99,8 @@ create table if not exists external_flows (
 -- Deposit and withdrawal history per account (ListDeposits).
 create index if not exists external_flows_account on external_flows (account_id, entry_id);
 
+-- Markets and their scales. The fee columns hold the rates last given by configuration (informational);
+-- the rates charged are in fee_schedule. fee_overrides is read only by the migration into fee_schedule.
 create table if not exists markets (
   symbol text primary key,
   base_asset text not null,
@@ -117,6 +119,46 @@ create table if not exists fee_overrides (
   primary key (account_id, symbol)
 );
 
+-- The fee schedule (fees.ts): every rate with the time it takes effect. Append-only, like the journal:
+-- a trade is charged the entry in force at its own time, so the schedule must never be rewritten.
+-- account_id '' = the market's own rates; otherwise an account's override in one market or in every
+-- market (symbol '*'). Override entries without rates end the override.
+create table if not exists fee_schedule (
+  entry_id bigserial primary key,
+  account_id text not null,
+  symbol text not null,
+  effective_from_ms bigint not null check (effective_from_ms >= 0),
+  maker_fee_bps integer check (maker_fee_bps between 0 and 10000),
+  taker_fee_bps integer check (taker_fee_bps between 0 and 10000),
+  recorded_at_ms bigint not null,
+  actor text not null,
+  reason text not null,
+  check ((maker_fee_bps is null) = (taker_fee_bps is null)),
+  check (account_id <> '' or (symbol <> '*' and maker_fee_bps is not null)),
+  unique (account_id, symbol, effective_from_ms)
+);
+do $$ begin
+  if not exists (select 1 from pg_trigger where tgname = 'fee_schedule_append_only') then
+    create trigger fee_schedule_append_only before update or delete or truncate on fee_schedule
+      for each statement execute function wallet_append_only();
+  end if;
+end $$;
+-- Rates kept before the schedule existed (markets.*_fee_bps, fee_overrides) become its first entries,
+-- in force since the beginning: that version kept no history, so those are the only rates known.
+-- Idempotent: only scopes that have no entry yet. Market rates count as set by the configuration.
+insert into fee_schedule (account_id, symbol, effective_from_ms, maker_fee_bps, taker_fee_bps, recorded_at_ms, actor, reason)
+  select '', m.symbol, 0, m.maker_fee_bps, m.taker_fee_bps, (extract(epoch from clock_timestamp()) * 1000)::bigint,
+         'configuration', 'migrated: market rates before the fee schedule existed'
+  from markets m
+  where not exists (select 1 from fee_schedule s where s.account_id = '' and s.symbol = m.symbol)
+  order by m.symbol;
+insert into fee_schedule (account_id, symbol, effective_from_ms, maker_fee_bps, taker_fee_bps, recorded_at_ms, actor, reason)
+  select o.account_id, o.symbol, 0, o.maker_fee_bps, o.taker_fee_bps, (extract(epoch from clock_timestamp()) * 1000)::bigint,
+         'migration', 'account override before the fee schedule existed'
+  from fee_overrides o
+  where not exists (select 1 from fee_schedule s where s.account_id = o.account_id and s.symbol = o.symbol)
+  order by o.account_id, o.symbol;
+
 create table if not exists fee_daily (
   day date not null,
   asset text not null,
@@ -131,6 +173,8 @@ create table if not exists consumer_progress (
   sequence bigint not null,
   primary key (stream, shard)
 );
+-- Newest event header time settled per shard: a fee change may only take effect after it.
+alter table consumer_progress add column if not exists time_ms bigint not null default 0;
 
 create table if not exists settlement_exceptions (
   source text primary key,

@@ -43,6 +43,10 @@ export interface MarketConfig {
   quoteAsset: string;
   priceScale: number;
   quantityScale: number;
+  /**
+   * Configured rates. Settlement never reads these: it charges the fee schedule's rates at the trade's
+   * time (fees.ts); `Ledger.configureMarket` turns them into schedule entries.
+   */
   makerFeeBps: number;
   takerFeeBps: number;
 }
@@ -50,6 +54,8 @@ export interface MarketConfig {
 export interface ProgressState {
   epoch: bigint;
   sequence: bigint;
+  /** Newest event header time settled on this shard (ms). */
+  timeMs: bigint;
 }
 
 export interface EntryRow {

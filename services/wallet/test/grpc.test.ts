@@ -2,14 +2,16 @@ import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createLogger, errorDetailsOf } from "@excraft/platform";
 import {
   DepositStatus,
+  type GetFeeRatesResponse,
   KycStatus,
   LedgerEvent,
   ListDepositsRequest,
   ListWithdrawalsRequest,
+  SetFeeRateRequest,
   WalletClient,
 } from "@excraft/proto";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWalletApp, type WalletApp } from "../src/app";
@@ -337,20 +339,74 @@ describe("gRPC Wallet service", () => {
       { symbol: "EXT", decimals: 8, contractAddress: "", onChain: false },
       { symbol: "USDT", decimals: 6, contractAddress: "", onChain: false },
     ]);
-    const market = { symbol: "BTCUSDT", makerFeeBps: 10, takerFeeBps: 20, accountOverride: false };
-    expect(await call("getFeeRates", { accountId: "fee-u1", symbol: "BTCUSDT" })).toEqual({
-      rates: [market],
+    const market = {
+      symbol: "BTCUSDT",
+      makerFeeBps: 10,
+      takerFeeBps: 20,
+      accountOverride: false,
+      upcoming: [],
+    };
+    const plain = await call<GetFeeRatesResponse>("getFeeRates", { accountId: "fee-u1", symbol: "BTCUSDT" });
+    expect(plain.rates).toEqual([market]);
+    // Nothing settled yet: no change not listed here can take effect before now + the notice.
+    expect(plain.noticeMs).toBe(10_000n);
+    expect(plain.stableUntilMs).toBe(plain.atTimeMs + 10_000n);
+    expect(Math.abs(Number(plain.atTimeMs) - Date.now())).toBeLessThan(60_000);
+
+    // Overrides take effect as soon as allowed: 10 s after they are made.
+    const vip = await app.ledger.setFeeOverride("fee-vip", "*", 0, 5);
+    const mm = await app.ledger.setFeeOverride("fee-mm", "BTCUSDT", 1, 2);
+    const mmAll = await app.ledger.setFeeOverride("fee-mm", "*", 3, 4);
+    expect(vip.effectiveFromMs).toBeGreaterThanOrEqual(Number(plain.atTimeMs) + 10_000);
+    const now = await call<GetFeeRatesResponse>("getFeeRates", { accountId: "fee-vip", symbol: "" });
+    expect(now.rates).toEqual([
+      {
+        ...market,
+        upcoming: [
+          {
+            effectiveFromMs: BigInt(vip.effectiveFromMs),
+            makerFeeBps: 0,
+            takerFeeBps: 5,
+            accountOverride: true,
+          },
+        ],
+      },
+    ]);
+    // At a given time (e.g. a trade's): the rates then, and the changes after it.
+    const then = await call<GetFeeRatesResponse>("getFeeRates", {
+      accountId: "fee-vip",
+      symbol: "",
+      atTimeMs: BigInt(vip.effectiveFromMs),
     });
-    await app.ledger.setFeeOverride("fee-vip", "*", 0, 5);
-    await app.ledger.setFeeOverride("fee-mm", "BTCUSDT", 1, 2);
-    await app.ledger.setFeeOverride("fee-mm", "*", 3, 4);
-    expect(await call("getFeeRates", { accountId: "fee-vip", symbol: "" })).toEqual({
-      rates: [{ symbol: "BTCUSDT", makerFeeBps: 0, takerFeeBps: 5, accountOverride: true }],
+    expect(then).toMatchObject({
+      rates: [{ symbol: "BTCUSDT", makerFeeBps: 0, takerFeeBps: 5, accountOverride: true, upcoming: [] }],
+      atTimeMs: BigInt(vip.effectiveFromMs),
     });
-    // The market's own override wins over the account's every-market one.
-    expect(await call("getFeeRates", { accountId: "fee-mm", symbol: "BTCUSDT" })).toEqual({
-      rates: [{ symbol: "BTCUSDT", makerFeeBps: 1, takerFeeBps: 2, accountOverride: true }],
-    });
+    // The market's own override wins over the account's every-market one (which changes nothing for it).
+    expect(
+      (
+        await call<GetFeeRatesResponse>("getFeeRates", {
+          accountId: "fee-mm",
+          symbol: "BTCUSDT",
+          atTimeMs: BigInt(mmAll.effectiveFromMs),
+        })
+      ).rates,
+    ).toEqual([{ symbol: "BTCUSDT", makerFeeBps: 1, takerFeeBps: 2, accountOverride: true, upcoming: [] }]);
+    expect(
+      (await call<GetFeeRatesResponse>("getFeeRates", { accountId: "fee-mm", symbol: "" })).rates,
+    ).toEqual([
+      {
+        ...market,
+        upcoming: [
+          {
+            effectiveFromMs: BigInt(mm.effectiveFromMs),
+            makerFeeBps: 1,
+            takerFeeBps: 2,
+            accountOverride: true,
+          },
+        ],
+      },
+    ]);
     await fails("getFeeRates", { accountId: "fee-u1", symbol: "NOPEUSDT" }, status.NOT_FOUND, "NOT_FOUND");
     await fails(
       "getFeeRates",
@@ -358,6 +414,122 @@ describe("gRPC Wallet service", () => {
       status.INVALID_ARGUMENT,
       "INVALID_ARGUMENT",
     );
+    await fails(
+      "getFeeRates",
+      { accountId: "fee-u1", symbol: "", atTimeMs: -1n },
+      status.INVALID_ARGUMENT,
+      "INVALID_ARGUMENT",
+    );
+  });
+
+  it("schedules fee changes with SetFeeRate (operator) and refuses bad ones, changing nothing", async () => {
+    const at = BigInt(Date.now() + 3_600_000);
+    const cut = SetFeeRateRequest.fromPartial({
+      symbol: "BTCUSDT",
+      makerFeeBps: 8,
+      takerFeeBps: 16,
+      effectiveFromMs: at,
+      reason: "fee cut, ticket #12",
+      operator: "ops-anna",
+    });
+    const entry = {
+      symbol: "BTCUSDT",
+      accountId: "",
+      effectiveFromMs: at,
+      makerFeeBps: 8,
+      takerFeeBps: 16,
+      removesOverride: false,
+      operator: "ops-anna",
+      reason: "fee cut, ticket #12",
+    };
+    const made = await call<{ entry: { recordedAtMs: bigint } }>("setFeeRate", cut);
+    expect(made.entry).toMatchObject(entry);
+    expect(Math.abs(Number(made.entry.recordedAtMs) - Date.now())).toBeLessThan(60_000);
+    expect(await call("setFeeRate", cut)).toEqual(made); // the same change again: the same entry
+    const rates = await call<GetFeeRatesResponse>("getFeeRates", { accountId: "fee-u2", symbol: "BTCUSDT" });
+    expect(rates.rates[0]?.upcoming).toEqual([
+      { effectiveFromMs: at, makerFeeBps: 8, takerFeeBps: 16, accountOverride: false },
+    ]);
+    // An account override, operator from the metadata, as soon as allowed; then its end.
+    const askedAt = Date.now();
+    const md = new Metadata();
+    md.set("x-operator", "ops-ben");
+    const override = await new Promise<{ entry: { effectiveFromMs: bigint; operator: string } }>(
+      (resolve, reject) =>
+        client.setFeeRate(
+          SetFeeRateRequest.fromPartial({
+            symbol: "*",
+            accountId: "fee-u2",
+            makerFeeBps: 0,
+            takerFeeBps: 1,
+            reason: "market maker programme",
+          }),
+          md,
+          (e, r) => (e ? reject(e) : resolve(r as never)),
+        ),
+    );
+    expect(override.entry.operator).toBe("ops-ben");
+    expect(Number(override.entry.effectiveFromMs)).toBeGreaterThanOrEqual(askedAt + 10_000);
+    const ended = await call<{ entry: unknown }>(
+      "setFeeRate",
+      SetFeeRateRequest.fromPartial({
+        symbol: "*",
+        accountId: "fee-u2",
+        removeOverride: true,
+        effectiveFromMs: at + 1n,
+        reason: "programme ends",
+      }),
+    );
+    expect(ended.entry).toMatchObject({ removesOverride: true, makerFeeBps: 0, effectiveFromMs: at + 1n });
+    expect(
+      (await call<GetFeeRatesResponse>("getFeeRates", { accountId: "fee-u2", symbol: "BTCUSDT" })).rates,
+    ).toEqual([
+      {
+        symbol: "BTCUSDT",
+        makerFeeBps: 10,
+        takerFeeBps: 20,
+        accountOverride: false,
+        upcoming: [
+          {
+            effectiveFromMs: override.entry.effectiveFromMs,
+            makerFeeBps: 0,
+            takerFeeBps: 1,
+            accountOverride: true,
+          },
+          { effectiveFromMs: at + 1n, makerFeeBps: 8, takerFeeBps: 16, accountOverride: false },
+        ],
+      },
+    ]);
+
+    const feeRows = async () =>
+      (await app.pool.query("select count(*)::int as n, max(entry_id)::int as last from fee_schedule"))
+        .rows[0];
+    const before = await feeRows();
+    const bad = (patch: Partial<SetFeeRateRequest>) => SetFeeRateRequest.fromPartial({ ...cut, ...patch });
+    const INVALID = [status.INVALID_ARGUMENT, "INVALID_ARGUMENT"] as const;
+    const e = await fails("setFeeRate", bad({ makerFeeBps: -1 }), ...INVALID);
+    expect(e.details).toMatch(/maker_fee_bps must be an integer from 0 to 10000 \(basis points\), got -1/);
+    await fails("setFeeRate", bad({ takerFeeBps: 10_001 }), ...INVALID);
+    const early = await fails("setFeeRate", bad({ effectiveFromMs: BigInt(Date.now() + 1_000) }), ...INVALID);
+    expect(early.details).toMatch(/too early: a fee change takes effect at least 10000 ms after it is made/);
+    await fails("setFeeRate", bad({ effectiveFromMs: 1_000n }), ...INVALID); // in the past
+    await fails("setFeeRate", bad({ effectiveFromMs: -5n }), ...INVALID);
+    await fails("setFeeRate", bad({ symbol: "NOPEUSDT" }), status.NOT_FOUND, "NOT_FOUND");
+    await fails("setFeeRate", bad({ symbol: "*" }), ...INVALID); // a market's rates need a market
+    await fails("setFeeRate", bad({ accountId: "bad id!" }), ...INVALID);
+    await fails("setFeeRate", bad({ reason: "" }), ...INVALID);
+    await fails("setFeeRate", bad({ accountId: "fee-u3", removeOverride: true }), ...INVALID); // rates given
+    await fails(
+      "setFeeRate",
+      bad({ accountId: "fee-u3", removeOverride: true, makerFeeBps: 0, takerFeeBps: 0 }),
+      status.NOT_FOUND,
+      "NOT_FOUND",
+    );
+    await fails("setFeeRate", bad({ makerFeeBps: 9 }), status.ALREADY_EXISTS, "ALREADY_EXISTS"); // same time
+    expect(await feeRows()).toEqual(before);
+    const metrics = await (await fetch(`${app.ops!.url}/metrics`)).text();
+    expect(metrics).toMatch(/wallet_fee_schedule_changes_total\{scope="account",service="wallet"\} [1-9]/);
+    expect(metrics).toMatch(/wallet_fee_schedule_changes_total\{scope="market",service="wallet"\} [1-9]/);
   });
 
   it("lists deposits; refuses withdrawals it cannot make with a clear status, changing nothing", async () => {

@@ -16,7 +16,8 @@ import {
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness("wallet_ledger");
+  // The wallet's clock before the engine times of the trades below (fee changes are relative to it).
+  h = await startHarness("wallet_ledger", { now: () => 1_763_690_000_000 });
 });
 afterAll(async () => {
   await stopHarness(h);
@@ -223,8 +224,12 @@ describe("settlement of executions.v1", () => {
   });
 
   it("applies per-account fee overrides (per market and for every market)", async () => {
-    await h.ledger.setFeeOverride("ivy", "ETHUSDT", 3, 50);
-    await h.ledger.setFeeOverride("jon", "*", 50, 5);
+    // Fee changes take effect in the future only (see fee-schedule.test.ts): from a minute after the
+    // trades above (engine time), which is far ahead of now + the notice on the wallet's clock.
+    const from = 1_763_700_060_000;
+    expect(h.ledger.earliestFeeChangeMs()).toBeLessThanOrEqual(from);
+    await h.ledger.setFeeOverride("ivy", "ETHUSDT", 3, 50, from);
+    await h.ledger.setFeeOverride("jon", "*", 50, 5, from);
     await h.ledger.deposit("0xtx-ivy", "ivy", "ETH", 50_000_000n);
     await h.ledger.deposit("0xtx-jon", "jon", "USDT", 1_000_000_000n);
     await h.ledger.reserve("ivy", "ETH", 50_000_000n, "601");
@@ -234,14 +239,19 @@ describe("settlement of executions.v1", () => {
       usdt: (await bal(FEE_ACCOUNT, "USDT")).free,
     };
     await h.ledger.applyExecutions("executions.v1", [
-      tradeEvent(5n, "ETHUSDT", {
-        tradeId: 1n,
-        price: 200_000n, // 2,000.00
-        quantity: 5_000n, // 0.5 ETH
-        buyerIsMaker: false,
-        maker: order({ orderId: 601n, accountId: "ivy", side: Side.SELL, status: OrderStatus.FILLED }),
-        taker: order({ orderId: 602n, accountId: "jon", side: Side.BUY, status: OrderStatus.FILLED }),
-      }),
+      tradeEvent(
+        5n,
+        "ETHUSDT",
+        {
+          tradeId: 1n,
+          price: 200_000n, // 2,000.00
+          quantity: 5_000n, // 0.5 ETH
+          buyerIsMaker: false,
+          maker: order({ orderId: 601n, accountId: "ivy", side: Side.SELL, status: OrderStatus.FILLED }),
+          taker: order({ orderId: 602n, accountId: "jon", side: Side.BUY, status: OrderStatus.FILLED }),
+        },
+        { timeMs: BigInt(from) },
+      ),
     ]);
     // jon (taker, override 5 bps instead of the market's 10) pays 25,000 of 50,000,000 ETH units;
     // ivy (maker, override 3 bps instead of 0) pays 300,000 of 1,000,000,000 USDT units.

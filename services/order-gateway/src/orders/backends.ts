@@ -7,10 +7,10 @@ import { errorDetailsOf } from "@excraft/platform";
 import {
   type Asset,
   type Balance,
-  type FeeRate,
   type GetAssetsRequest,
   type GetBalancesRequest,
   type GetFeeRatesRequest,
+  type GetFeeRatesResponse,
   MatchingEngineClient,
   type OrderState,
   type ReleaseRequest,
@@ -40,8 +40,11 @@ export interface WalletPort {
   balances(accountId: string): Promise<Balance[]>;
   /** The wallet's asset registry (symbol, ledger decimals): the gateway keeps no copy in its config. */
   assets(): Promise<Asset[]>;
-  /** The rates `accountId` pays (its overrides applied) in `symbol`, or in every market for "". */
-  feeRates(accountId: string, symbol?: string): Promise<FeeRate[]>;
+  /**
+   * The rates `accountId` pays (its overrides applied) in `symbol`, or in every market for "": in force
+   * at `atTimeMs` (default now) with every change scheduled after it, and until when that is final.
+   */
+  feeRates(accountId: string, symbol?: string, atTimeMs?: number): Promise<GetFeeRatesResponse>;
   close(): void;
 }
 
@@ -68,7 +71,7 @@ interface WalletCalls {
   release(request: ReleaseRequest): Promise<unknown>;
   getBalances(request: GetBalancesRequest): Promise<{ balances: Balance[] }>;
   getAssets(request: GetAssetsRequest): Promise<{ assets: Asset[] }>;
-  getFeeRates(request: GetFeeRatesRequest): Promise<{ rates: FeeRate[] }>;
+  getFeeRates(request: GetFeeRatesRequest): Promise<GetFeeRatesResponse>;
   close(): void;
 }
 
@@ -84,7 +87,7 @@ export function grpcWallet(target: string | WalletClient, timeoutMs = 5_000): Wa
     getAssets: (request) =>
       unary<{ assets: Asset[] }>(timeoutMs, (md, o, cb) => client.getAssets(request, md, o, cb)),
     getFeeRates: (request) =>
-      unary<{ rates: FeeRate[] }>(timeoutMs, (md, o, cb) => client.getFeeRates(request, md, o, cb)),
+      unary<GetFeeRatesResponse>(timeoutMs, (md, o, cb) => client.getFeeRates(request, md, o, cb)),
     close() {
       if (owned) client.close();
     },
@@ -102,7 +105,7 @@ export interface WalletHandlers {
   release: UnaryHandler<ReleaseRequest, unknown>;
   getBalances: UnaryHandler<GetBalancesRequest, { balances: Balance[] }>;
   getAssets: UnaryHandler<GetAssetsRequest, { assets: Asset[] }>;
-  getFeeRates: UnaryHandler<GetFeeRatesRequest, { rates: FeeRate[] }>;
+  getFeeRates: UnaryHandler<GetFeeRatesRequest, GetFeeRatesResponse>;
 }
 
 /**
@@ -179,9 +182,13 @@ function walletPort(calls: WalletCalls): WalletPort {
         throw Object.assign(errors.disconnected(), { cause: error });
       }
     },
-    async feeRates(accountId, symbol = "") {
+    async feeRates(accountId, symbol = "", atTimeMs) {
       try {
-        return (await calls.getFeeRates({ accountId, symbol })).rates;
+        return await calls.getFeeRates({
+          accountId,
+          symbol,
+          atTimeMs: atTimeMs === undefined ? undefined : BigInt(atTimeMs),
+        });
       } catch (error) {
         throw Object.assign(errors.disconnected(), { cause: error });
       }

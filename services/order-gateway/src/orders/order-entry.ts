@@ -411,7 +411,7 @@ export class OrderEntry {
               isBuyer,
               mine,
               // Fetched by the projection for this batch: the rates og_trades records too.
-              this.o.reference.cachedFees(own.accountId, spec.symbol),
+              this.o.reference.cachedFees(own.accountId, spec.symbol, time),
               this.o.reference.decimalsOf,
             );
             out.fills.push({

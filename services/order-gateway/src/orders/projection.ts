@@ -204,24 +204,34 @@ export class OrderProjection {
   }
 
   /**
-   * Fetches (or refreshes) the fee rates of every account that trades in the batch, before its
-   * transaction: commissions are then computed synchronously, and the listeners (executionReport)
-   * and RESULT/FULL answers of the batch find the same rates in the cache.
+   * Fetches (or refreshes) the fee rates of every account that trades in the batch, for the times of
+   * its trades, before its transaction: commissions are then computed synchronously, and the listeners
+   * (executionReport) and RESULT/FULL answers of the batch find the same rates in the cache.
    */
   private async prepareFees(decoded: { event: ExecutionEvent }[]): Promise<void> {
-    const accounts = new Set<string>();
+    const times = new Map<string, { min: number; max: number }>();
     const symbols = new Set<string>();
     const assets = new Set<string>();
+    const traded = (accountId: string | undefined, t: number) => {
+      if (accountId === undefined) return;
+      const seen = times.get(accountId);
+      if (!seen) times.set(accountId, { min: t, max: t });
+      else {
+        if (t < seen.min) seen.min = t;
+        if (t > seen.max) seen.max = t;
+      }
+    };
     for (const { event } of decoded) {
       const body = event.event;
       if (body?.$case !== "trade") continue;
-      if (body.value.maker) accounts.add(body.value.maker.accountId);
-      if (body.value.taker) accounts.add(body.value.taker.accountId);
+      const t = Number(event.header?.timeMs ?? 0n);
+      traded(body.value.maker?.accountId, t);
+      traded(body.value.taker?.accountId, t);
       symbols.add(event.symbol);
       const spec = this.o.markets.get(event.symbol);
       if (spec) assets.add(spec.baseAsset).add(spec.quoteAsset);
     }
-    if (accounts.size > 0) await this.o.reference.prepare(accounts, symbols, assets);
+    if (times.size > 0) await this.o.reference.prepare(times.keys(), symbols, assets, times);
   }
 
   /** A waiting command whose events reached the end of the previous batch (more may follow). */
@@ -286,7 +296,7 @@ export class OrderProjection {
                 t.quantity,
                 isBuyer,
                 isMaker,
-                reference.cachedFees(o.accountId, event.symbol),
+                reference.cachedFees(o.accountId, event.symbol, time),
                 reference.decimalsOf,
               )
             : { amount: 0n, asset: "", decimals: 8 };

@@ -5,16 +5,18 @@
  *
  * - Asset decimals: Wallet.GetAssets, loaded at start (retried until the wallet answers; `ready` is
  *   false until then) and reloaded when an asset the gateway has not seen turns up.
- * - Fee rates: Wallet.GetFeeRates(account, every market), per-account overrides applied, cached per
- *   account for `ttlMs`. The commission the gateway reports is the wallet's own formula
- *   (units.ts `commissionOf`) with these rates. Neither executions.v1 nor ledger.v1 carries the fee
- *   the wallet booked (a LedgerEvent has balances after the change only), and the RESULT/FULL answer
- *   cannot wait for settlement, so the rates are the wallet's record we can have in time. A rate
- *   change reaches the gateway's reports within `ttlMs`; trades settled in that window are reported
- *   at the previous rate.
+ * - Fee rates: Wallet.GetFeeRates(account, every market), per-account overrides applied. The wallet
+ *   charges a trade the rates in force at the trade's time (its executions.v1 header time) from an
+ *   append-only fee schedule whose changes take effect only after a notice period; an answer carries
+ *   the rates at a time, every change scheduled after it, and `stable_until_ms`, before which no other
+ *   change can take effect. The commission the gateway reports for a trade at time t is the wallet's
+ *   own formula (units.ts `commissionOf`) with the rates in force at t from a cached answer that covers
+ *   t (at_time_ms ≤ t < stable_until_ms) — so it equals what the ledger books, also across a rate
+ *   change — and a trade older than the cached answer is looked up at its own time. Neither
+ *   executions.v1 nor ledger.v1 carries the fee booked, and a RESULT/FULL answer cannot wait for
+ *   settlement: the schedule is what makes the reported fee exact in time.
  */
 import type { Logger } from "@excraft/platform";
-import type { FeeRate } from "@excraft/proto";
 import type { MarketRegistry } from "../markets.ts";
 import type { WalletPort } from "./backends.ts";
 import type { FeeRates } from "./units.ts";
@@ -29,9 +31,19 @@ const WALLET_DEFAULT_FEES: FeeRates = { makerBps: 10, takerBps: 10 };
 /** Accounts whose rates are kept before expired entries are dropped (bounded memory). */
 const MAX_ACCOUNTS = 100_000;
 
+interface RatesFrom extends FeeRates {
+  /** In force from this time (ms) on; the rates of an answer's `at_time_ms` have that time. */
+  fromMs: number;
+  accountOverride: boolean;
+}
+
+/** One GetFeeRates answer for an account: every market's rates over [atMs, stableUntilMs). */
 interface AccountRates {
   fetchedAt: number;
-  bySymbol: Map<string, FeeRates & { accountOverride: boolean }>;
+  atMs: number;
+  stableUntilMs: number;
+  /** Per market: the rates at `atMs`, then each scheduled change, in time order. */
+  bySymbol: Map<string, RatesFrom[]>;
 }
 
 export interface WalletReferenceOptions {
@@ -102,12 +114,18 @@ export class WalletReference {
   }
 
   /**
-   * Makes sure the decimals of `assets` and the current rates of `accounts` in `symbols` are at hand,
-   * so that the synchronous `cachedFees` answers for them: expired or missing entries are fetched (in
-   * parallel). When the wallet cannot be reached, rates fetched before are kept; an account never
+   * Makes sure the decimals of `assets` and the rates of `accounts` in `symbols` are at hand, so that
+   * the synchronous `cachedFees` answers for them: for the trade times given per account in
+   * `tradeTimes` (default: now), fetching (in parallel) the accounts whose cached answer does not cover
+   * those times. When the wallet cannot be reached, rates fetched before are kept; an account never
    * fetched fails the call (the caller retries).
    */
-  async prepare(accounts: Iterable<string>, symbols: Iterable<string> = [], assets: Iterable<string> = []) {
+  async prepare(
+    accounts: Iterable<string>,
+    symbols: Iterable<string> = [],
+    assets: Iterable<string> = [],
+    tradeTimes?: ReadonlyMap<string, { min: number; max: number }>,
+  ) {
     const wanted = [...symbols];
     const t = this.now();
     const work: Promise<unknown>[] = [];
@@ -117,11 +135,19 @@ export class WalletReference {
       );
     }
     for (const account of new Set(accounts)) {
+      const times = tradeTimes?.get(account) ?? { min: t, max: t };
       const cached = this.rates.get(account);
-      const fresh = cached !== undefined && t - cached.fetchedAt < this.ttlMs;
-      if (fresh && wanted.every((s) => cached.bySymbol.has(s))) continue;
+      // Final for every time in [atMs, stableUntilMs): no change outside the answer can apply there.
+      const covers =
+        cached !== undefined &&
+        cached.atMs <= times.min &&
+        times.max < cached.stableUntilMs &&
+        wanted.every((s) => cached.bySymbol.has(s));
+      if (covers) continue;
+      // An answer at the oldest trade's time covers every later one up to its stable_until_ms.
+      const at = tradeTimes?.has(account) && times.min < t ? times.min : undefined;
       work.push(
-        this.fetch(account).catch((error) => {
+        this.fetch(account, at).catch((error) => {
           if (!cached) throw error;
           this.o.logger.warn(
             { err: error, account },
@@ -133,26 +159,33 @@ export class WalletReference {
     await Promise.all(work);
   }
 
-  /** The rates `accountId` pays in `symbol`, from the wallet (cached up to `ttlMs`). */
+  /** The rates `accountId` pays in `symbol` now, from the wallet (cached up to `ttlMs`). */
   async fees(accountId: string, symbol: string): Promise<FeeRates> {
     await this.prepare([accountId], [symbol]);
     return this.cachedFees(accountId, symbol);
   }
 
-  /** The rates `accountId` pays in every market the wallet knows, ordered by symbol. */
+  /** The rates `accountId` pays now in every market the wallet knows, ordered by symbol. */
   async accountFees(accountId: string): Promise<(FeeRates & { symbol: string; accountOverride: boolean })[]> {
     await this.prepare([accountId]);
     const r = this.rates.get(accountId);
-    return [...(r?.bySymbol ?? new Map()).entries()].map(([symbol, f]) => ({ symbol, ...f }));
+    const t = this.now();
+    return [...(r?.bySymbol.entries() ?? [])].map(([symbol, list]) => {
+      const f = inForce(list, t);
+      return { symbol, makerBps: f.makerBps, takerBps: f.takerBps, accountOverride: f.accountOverride };
+    });
   }
 
   /**
-   * The last rates fetched for `accountId` in `symbol` (call `prepare` first); the wallet's default
-   * for markets it has not listed yet.
+   * The rates `accountId` pays in `symbol` at `timeMs` (a trade's executions.v1 time; default now) from
+   * the cached answer (call `prepare` with that time first); the wallet's default for markets it has
+   * not listed yet.
    */
-  cachedFees = (accountId: string, symbol: string): FeeRates => {
-    const f = this.rates.get(accountId)?.bySymbol.get(symbol);
-    return f ? { makerBps: f.makerBps, takerBps: f.takerBps } : WALLET_DEFAULT_FEES;
+  cachedFees = (accountId: string, symbol: string, timeMs?: number): FeeRates => {
+    const list = this.rates.get(accountId)?.bySymbol.get(symbol);
+    if (!list) return WALLET_DEFAULT_FEES;
+    const f = inForce(list, timeMs ?? this.now());
+    return { makerBps: f.makerBps, takerBps: f.takerBps };
   };
 
   private sweep(): void {
@@ -160,19 +193,36 @@ export class WalletReference {
     for (const [account, r] of this.rates) if (t - r.fetchedAt >= this.ttlMs) this.rates.delete(account);
   }
 
-  private fetch(accountId: string): Promise<AccountRates> {
-    let p = this.loading.get(accountId);
+  private fetch(accountId: string, atMs?: number): Promise<AccountRates> {
+    const key = `${accountId}@${atMs ?? "now"}`;
+    let p = this.loading.get(key);
     if (!p) {
-      const at = this.now();
+      const fetchedAt = this.now();
       p = this.o.wallet
-        .feeRates(accountId, "")
-        .then((list: FeeRate[]) => {
+        .feeRates(accountId, "", atMs)
+        .then((answer) => {
+          const answeredAt = Number(answer.atTimeMs);
           const entry: AccountRates = {
-            fetchedAt: at,
+            fetchedAt,
+            atMs: answeredAt,
+            stableUntilMs: Number(answer.stableUntilMs),
             bySymbol: new Map(
-              list.map((r) => [
+              answer.rates.map((r) => [
                 r.symbol,
-                { makerBps: r.makerFeeBps, takerBps: r.takerFeeBps, accountOverride: r.accountOverride },
+                [
+                  {
+                    fromMs: answeredAt,
+                    makerBps: r.makerFeeBps,
+                    takerBps: r.takerFeeBps,
+                    accountOverride: r.accountOverride,
+                  },
+                  ...r.upcoming.map((u) => ({
+                    fromMs: Number(u.effectiveFromMs),
+                    makerBps: u.makerFeeBps,
+                    takerBps: u.takerFeeBps,
+                    accountOverride: u.accountOverride,
+                  })),
+                ],
               ]),
             ),
           };
@@ -180,9 +230,16 @@ export class WalletReference {
           if (this.rates.size > MAX_ACCOUNTS) this.sweep();
           return entry;
         })
-        .finally(() => this.loading.delete(accountId));
-      this.loading.set(accountId, p);
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, p);
     }
     return p;
   }
+}
+
+/** The last of `list` (time order, first = the answer's own time) in force at `t`. */
+function inForce(list: RatesFrom[], t: number): RatesFrom {
+  let f = list[0]!;
+  for (let i = 1; i < list.length && list[i]!.fromMs <= t; i++) f = list[i]!;
+  return f;
 }

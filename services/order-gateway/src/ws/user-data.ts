@@ -29,7 +29,8 @@ export interface UserDataOptions extends SignedOptions {
   logger: Logger;
   eventLog: EventLog;
   /** Rates `accountId` pays in `symbol` (the wallet's, fetched by the projection for the batch). */
-  feesOf: (accountId: string, symbol: string) => FeeRates;
+  /** The rates an account pays in a market at a trade's time (WalletReference.cachedFees). */
+  feesOf: (accountId: string, symbol: string, timeMs: number) => FeeRates;
   decimalsOf: (asset: string) => number | undefined;
   /** ledger.v1 consumer group of this instance (from the end); undefined = no outboundAccountPosition. */
   ledgerGroupId?: string;
@@ -258,7 +259,7 @@ export class UserDataServer {
           fill.quantity,
           fill.isMaker === fill.buyerIsMaker,
           fill.isMaker,
-          this.o.feesOf(o.accountId, symbol),
+          this.o.feesOf(o.accountId, symbol, time),
           this.o.decimalsOf,
         )
       : undefined;

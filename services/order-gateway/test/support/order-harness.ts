@@ -36,7 +36,8 @@ export interface OrderExchange {
   stop(): Promise<void>;
 }
 
-export async function startOrderExchange(): Promise<OrderExchange> {
+/** `feeChangeNoticeMs`: the wallet's least time between a fee change and its effect (wallet default 10 s). */
+export async function startOrderExchange(o: { feeChangeNoticeMs?: number } = {}): Promise<OrderExchange> {
   const ex = await startExchange();
   const walletUrl = await ex.postgres.createDatabase("wallet");
   await ex.log.createTopic("ledger.v1", 1);
@@ -60,6 +61,7 @@ export async function startOrderExchange(): Promise<OrderExchange> {
     ],
     auditIntervalMs: 3_600_000,
     publishLedger: true,
+    ...(o.feeChangeNoticeMs === undefined ? {} : { feeChangeNoticeMs: o.feeChangeNoticeMs }),
   });
   const walletAddress = wallet.grpc.address;
   const walletClient = new WalletClient(walletAddress, credentials.createInsecure());

@@ -342,19 +342,97 @@ export interface GetFeeRatesRequest {
   accountId: string;
   /** market, e.g. "BTCUSDT"; empty = every market */
   symbol: string;
+  /**
+   * The time (ms since 1970) whose rates are wanted, e.g. a trade's executions.v1 header time_ms; unset = now.
+   * Past and future times are both answered from the fee schedule.
+   */
+  atTimeMs?: bigint | undefined;
 }
 
+/** From effective_from_ms on, the account pays these rates in the market (until the next change). */
+export interface FeeRateChange {
+  effectiveFromMs: bigint;
+  makerFeeBps: number;
+  takerFeeBps: number;
+  accountOverride: boolean;
+}
+
+/**
+ * What one account pays in one market. A trade at time t (its executions.v1 header time_ms, which is what
+ * the wallet charges by) pays the last of [these rates, upcoming...] in force at t, provided t is at or
+ * after the response's at_time_ms and before its stable_until_ms.
+ */
 export interface FeeRate {
   symbol: string;
+  /** in force at the response's at_time_ms (now unless the request gave a time) */
   makerFeeBps: number;
   takerFeeBps: number;
   /** true when the account's own rates replace the market's */
   accountOverride: boolean;
+  /**
+   * Every change after at_time_ms already scheduled, in time order, with overrides applied (changes that do
+   * not alter what this account pays are left out). Empty = the rates above hold until stable_until_ms.
+   */
+  upcoming: FeeRateChange[];
 }
 
 export interface GetFeeRatesResponse {
   /** ordered by symbol */
   rates: FeeRate[];
+  /** the time the rates are for: the request's at_time_ms, or the wallet's clock */
+  atTimeMs: bigint;
+  /** FEE_CHANGE_NOTICE_MS: least time between a change being made and taking effect */
+  noticeMs: bigint;
+  /**
+   * No change that is not in this response can take effect before this time (wallet clock + notice_ms, or
+   * later): rates and upcoming changes above are final for every trade time before it.
+   */
+  stableUntilMs: bigint;
+}
+
+export interface SetFeeRateRequest {
+  /** the market; "*" = every market (account overrides only) */
+  symbol: string;
+  /** empty = the market's own rates; otherwise this account's override */
+  accountId: string;
+  /** 0..10000 */
+  makerFeeBps: number;
+  /** 0..10000 */
+  takerFeeBps: number;
+  /**
+   * When the change takes effect (ms since 1970); 0 = as soon as allowed. Earlier than the wallet clock +
+   * FEE_CHANGE_NOTICE_MS (or not after the newest trade settled) is INVALID_ARGUMENT.
+   */
+  effectiveFromMs: bigint;
+  /**
+   * End the account's override from effective_from_ms (the rates above must then be 0): the account pays its
+   * every-market override or the market's rates again.
+   */
+  removeOverride: boolean;
+  /** mandatory */
+  reason: string;
+  /** who made the change; empty = the x-operator metadata */
+  operator: string;
+}
+
+/** One entry of the fee schedule as recorded (append-only). */
+export interface FeeScheduleEntry {
+  symbol: string;
+  /** empty = the market's own rates */
+  accountId: string;
+  effectiveFromMs: bigint;
+  makerFeeBps: number;
+  takerFeeBps: number;
+  /** the account's override ends here (rates above are 0 and unused) */
+  removesOverride: boolean;
+  recordedAtMs: bigint;
+  operator: string;
+  reason: string;
+}
+
+export interface SetFeeRateResponse {
+  /** The entry now in the schedule: the new one, or the existing one when the change was already scheduled. */
+  entry: FeeScheduleEntry | undefined;
 }
 
 export interface Withdrawal {
@@ -3056,7 +3134,7 @@ export const GetAssetsResponse: MessageFns<GetAssetsResponse> = {
 };
 
 function createBaseGetFeeRatesRequest(): GetFeeRatesRequest {
-  return { accountId: "", symbol: "" };
+  return { accountId: "", symbol: "", atTimeMs: undefined };
 }
 
 export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
@@ -3066,6 +3144,12 @@ export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
     }
     if (message.symbol !== "") {
       writer.uint32(18).string(message.symbol);
+    }
+    if (message.atTimeMs !== undefined) {
+      if (BigInt.asIntN(64, message.atTimeMs) !== message.atTimeMs) {
+        throw new globalThis.Error("value provided for field message.atTimeMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.atTimeMs);
     }
     return writer;
   },
@@ -3099,6 +3183,14 @@ export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
             message.symbol = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.atTimeMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3119,6 +3211,11 @@ export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
         ? globalThis.String(object.account_id)
         : "",
       symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
+      atTimeMs: isSet(object.atTimeMs)
+        ? BigInt(object.atTimeMs)
+        : isSet(object.at_time_ms)
+        ? BigInt(object.at_time_ms)
+        : undefined,
     };
   },
 
@@ -3130,6 +3227,9 @@ export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
     if (message.symbol !== "") {
       obj.symbol = message.symbol;
     }
+    if (message.atTimeMs !== undefined) {
+      obj.atTimeMs = message.atTimeMs.toString();
+    }
     return obj;
   },
 
@@ -3140,12 +3240,153 @@ export const GetFeeRatesRequest: MessageFns<GetFeeRatesRequest> = {
     const message = createBaseGetFeeRatesRequest();
     message.accountId = object.accountId ?? "";
     message.symbol = object.symbol ?? "";
+    message.atTimeMs = (object.atTimeMs !== undefined && object.atTimeMs !== null)
+      ? BigInt(object.atTimeMs)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFeeRateChange(): FeeRateChange {
+  return { effectiveFromMs: 0n, makerFeeBps: 0, takerFeeBps: 0, accountOverride: false };
+}
+
+export const FeeRateChange: MessageFns<FeeRateChange> = {
+  encode(message: FeeRateChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.effectiveFromMs !== 0n) {
+      if (BigInt.asIntN(64, message.effectiveFromMs) !== message.effectiveFromMs) {
+        throw new globalThis.Error("value provided for field message.effectiveFromMs of type int64 too large");
+      }
+      writer.uint32(8).int64(message.effectiveFromMs);
+    }
+    if (message.makerFeeBps !== 0) {
+      writer.uint32(16).uint32(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      writer.uint32(24).uint32(message.takerFeeBps);
+    }
+    if (message.accountOverride !== false) {
+      writer.uint32(32).bool(message.accountOverride);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeeRateChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeeRateChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.effectiveFromMs = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.makerFeeBps = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.takerFeeBps = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.accountOverride = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeeRateChange {
+    return {
+      effectiveFromMs: isSet(object.effectiveFromMs)
+        ? BigInt(object.effectiveFromMs)
+        : isSet(object.effective_from_ms)
+        ? BigInt(object.effective_from_ms)
+        : 0n,
+      makerFeeBps: isSet(object.makerFeeBps)
+        ? globalThis.Number(object.makerFeeBps)
+        : isSet(object.maker_fee_bps)
+        ? globalThis.Number(object.maker_fee_bps)
+        : 0,
+      takerFeeBps: isSet(object.takerFeeBps)
+        ? globalThis.Number(object.takerFeeBps)
+        : isSet(object.taker_fee_bps)
+        ? globalThis.Number(object.taker_fee_bps)
+        : 0,
+      accountOverride: isSet(object.accountOverride)
+        ? globalThis.Boolean(object.accountOverride)
+        : isSet(object.account_override)
+        ? globalThis.Boolean(object.account_override)
+        : false,
+    };
+  },
+
+  toJSON(message: FeeRateChange): unknown {
+    const obj: any = {};
+    if (message.effectiveFromMs !== 0n) {
+      obj.effectiveFromMs = message.effectiveFromMs.toString();
+    }
+    if (message.makerFeeBps !== 0) {
+      obj.makerFeeBps = Math.round(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      obj.takerFeeBps = Math.round(message.takerFeeBps);
+    }
+    if (message.accountOverride !== false) {
+      obj.accountOverride = message.accountOverride;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FeeRateChange>): FeeRateChange {
+    return FeeRateChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FeeRateChange>): FeeRateChange {
+    const message = createBaseFeeRateChange();
+    message.effectiveFromMs = (object.effectiveFromMs !== undefined && object.effectiveFromMs !== null)
+      ? BigInt(object.effectiveFromMs)
+      : 0n;
+    message.makerFeeBps = object.makerFeeBps ?? 0;
+    message.takerFeeBps = object.takerFeeBps ?? 0;
+    message.accountOverride = object.accountOverride ?? false;
     return message;
   },
 };
 
 function createBaseFeeRate(): FeeRate {
-  return { symbol: "", makerFeeBps: 0, takerFeeBps: 0, accountOverride: false };
+  return { symbol: "", makerFeeBps: 0, takerFeeBps: 0, accountOverride: false, upcoming: [] };
 }
 
 export const FeeRate: MessageFns<FeeRate> = {
@@ -3161,6 +3402,9 @@ export const FeeRate: MessageFns<FeeRate> = {
     }
     if (message.accountOverride !== false) {
       writer.uint32(32).bool(message.accountOverride);
+    }
+    for (const v of message.upcoming) {
+      FeeRateChange.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3210,6 +3454,14 @@ export const FeeRate: MessageFns<FeeRate> = {
             message.accountOverride = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.upcoming.push(FeeRateChange.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3240,6 +3492,9 @@ export const FeeRate: MessageFns<FeeRate> = {
         : isSet(object.account_override)
         ? globalThis.Boolean(object.account_override)
         : false,
+      upcoming: globalThis.Array.isArray(object?.upcoming)
+        ? object.upcoming.map((e: any) => FeeRateChange.fromJSON(e))
+        : [],
     };
   },
 
@@ -3257,6 +3512,9 @@ export const FeeRate: MessageFns<FeeRate> = {
     if (message.accountOverride !== false) {
       obj.accountOverride = message.accountOverride;
     }
+    if (message.upcoming?.length) {
+      obj.upcoming = message.upcoming.map((e) => FeeRateChange.toJSON(e));
+    }
     return obj;
   },
 
@@ -3269,18 +3527,37 @@ export const FeeRate: MessageFns<FeeRate> = {
     message.makerFeeBps = object.makerFeeBps ?? 0;
     message.takerFeeBps = object.takerFeeBps ?? 0;
     message.accountOverride = object.accountOverride ?? false;
+    message.upcoming = object.upcoming?.map((e) => FeeRateChange.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseGetFeeRatesResponse(): GetFeeRatesResponse {
-  return { rates: [] };
+  return { rates: [], atTimeMs: 0n, noticeMs: 0n, stableUntilMs: 0n };
 }
 
 export const GetFeeRatesResponse: MessageFns<GetFeeRatesResponse> = {
   encode(message: GetFeeRatesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.rates) {
       FeeRate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.atTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.atTimeMs) !== message.atTimeMs) {
+        throw new globalThis.Error("value provided for field message.atTimeMs of type int64 too large");
+      }
+      writer.uint32(16).int64(message.atTimeMs);
+    }
+    if (message.noticeMs !== 0n) {
+      if (BigInt.asIntN(64, message.noticeMs) !== message.noticeMs) {
+        throw new globalThis.Error("value provided for field message.noticeMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.noticeMs);
+    }
+    if (message.stableUntilMs !== 0n) {
+      if (BigInt.asIntN(64, message.stableUntilMs) !== message.stableUntilMs) {
+        throw new globalThis.Error("value provided for field message.stableUntilMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.stableUntilMs);
     }
     return writer;
   },
@@ -3306,6 +3583,30 @@ export const GetFeeRatesResponse: MessageFns<GetFeeRatesResponse> = {
             message.rates.push(FeeRate.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.atTimeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noticeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stableUntilMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3319,13 +3620,39 @@ export const GetFeeRatesResponse: MessageFns<GetFeeRatesResponse> = {
   },
 
   fromJSON(object: any): GetFeeRatesResponse {
-    return { rates: globalThis.Array.isArray(object?.rates) ? object.rates.map((e: any) => FeeRate.fromJSON(e)) : [] };
+    return {
+      rates: globalThis.Array.isArray(object?.rates) ? object.rates.map((e: any) => FeeRate.fromJSON(e)) : [],
+      atTimeMs: isSet(object.atTimeMs)
+        ? BigInt(object.atTimeMs)
+        : isSet(object.at_time_ms)
+        ? BigInt(object.at_time_ms)
+        : 0n,
+      noticeMs: isSet(object.noticeMs)
+        ? BigInt(object.noticeMs)
+        : isSet(object.notice_ms)
+        ? BigInt(object.notice_ms)
+        : 0n,
+      stableUntilMs: isSet(object.stableUntilMs)
+        ? BigInt(object.stableUntilMs)
+        : isSet(object.stable_until_ms)
+        ? BigInt(object.stable_until_ms)
+        : 0n,
+    };
   },
 
   toJSON(message: GetFeeRatesResponse): unknown {
     const obj: any = {};
     if (message.rates?.length) {
       obj.rates = message.rates.map((e) => FeeRate.toJSON(e));
+    }
+    if (message.atTimeMs !== 0n) {
+      obj.atTimeMs = message.atTimeMs.toString();
+    }
+    if (message.noticeMs !== 0n) {
+      obj.noticeMs = message.noticeMs.toString();
+    }
+    if (message.stableUntilMs !== 0n) {
+      obj.stableUntilMs = message.stableUntilMs.toString();
     }
     return obj;
   },
@@ -3336,6 +3663,536 @@ export const GetFeeRatesResponse: MessageFns<GetFeeRatesResponse> = {
   fromPartial(object: DeepPartial<GetFeeRatesResponse>): GetFeeRatesResponse {
     const message = createBaseGetFeeRatesResponse();
     message.rates = object.rates?.map((e) => FeeRate.fromPartial(e)) || [];
+    message.atTimeMs = (object.atTimeMs !== undefined && object.atTimeMs !== null) ? BigInt(object.atTimeMs) : 0n;
+    message.noticeMs = (object.noticeMs !== undefined && object.noticeMs !== null) ? BigInt(object.noticeMs) : 0n;
+    message.stableUntilMs = (object.stableUntilMs !== undefined && object.stableUntilMs !== null)
+      ? BigInt(object.stableUntilMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseSetFeeRateRequest(): SetFeeRateRequest {
+  return {
+    symbol: "",
+    accountId: "",
+    makerFeeBps: 0,
+    takerFeeBps: 0,
+    effectiveFromMs: 0n,
+    removeOverride: false,
+    reason: "",
+    operator: "",
+  };
+}
+
+export const SetFeeRateRequest: MessageFns<SetFeeRateRequest> = {
+  encode(message: SetFeeRateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.symbol !== "") {
+      writer.uint32(10).string(message.symbol);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.makerFeeBps !== 0) {
+      writer.uint32(24).int32(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      writer.uint32(32).int32(message.takerFeeBps);
+    }
+    if (message.effectiveFromMs !== 0n) {
+      if (BigInt.asIntN(64, message.effectiveFromMs) !== message.effectiveFromMs) {
+        throw new globalThis.Error("value provided for field message.effectiveFromMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.effectiveFromMs);
+    }
+    if (message.removeOverride !== false) {
+      writer.uint32(48).bool(message.removeOverride);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.operator !== "") {
+      writer.uint32(66).string(message.operator);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFeeRateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFeeRateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.symbol = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.makerFeeBps = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.takerFeeBps = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.effectiveFromMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.removeOverride = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetFeeRateRequest {
+    return {
+      symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      makerFeeBps: isSet(object.makerFeeBps)
+        ? globalThis.Number(object.makerFeeBps)
+        : isSet(object.maker_fee_bps)
+        ? globalThis.Number(object.maker_fee_bps)
+        : 0,
+      takerFeeBps: isSet(object.takerFeeBps)
+        ? globalThis.Number(object.takerFeeBps)
+        : isSet(object.taker_fee_bps)
+        ? globalThis.Number(object.taker_fee_bps)
+        : 0,
+      effectiveFromMs: isSet(object.effectiveFromMs)
+        ? BigInt(object.effectiveFromMs)
+        : isSet(object.effective_from_ms)
+        ? BigInt(object.effective_from_ms)
+        : 0n,
+      removeOverride: isSet(object.removeOverride)
+        ? globalThis.Boolean(object.removeOverride)
+        : isSet(object.remove_override)
+        ? globalThis.Boolean(object.remove_override)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+    };
+  },
+
+  toJSON(message: SetFeeRateRequest): unknown {
+    const obj: any = {};
+    if (message.symbol !== "") {
+      obj.symbol = message.symbol;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.makerFeeBps !== 0) {
+      obj.makerFeeBps = Math.round(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      obj.takerFeeBps = Math.round(message.takerFeeBps);
+    }
+    if (message.effectiveFromMs !== 0n) {
+      obj.effectiveFromMs = message.effectiveFromMs.toString();
+    }
+    if (message.removeOverride !== false) {
+      obj.removeOverride = message.removeOverride;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetFeeRateRequest>): SetFeeRateRequest {
+    return SetFeeRateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFeeRateRequest>): SetFeeRateRequest {
+    const message = createBaseSetFeeRateRequest();
+    message.symbol = object.symbol ?? "";
+    message.accountId = object.accountId ?? "";
+    message.makerFeeBps = object.makerFeeBps ?? 0;
+    message.takerFeeBps = object.takerFeeBps ?? 0;
+    message.effectiveFromMs = (object.effectiveFromMs !== undefined && object.effectiveFromMs !== null)
+      ? BigInt(object.effectiveFromMs)
+      : 0n;
+    message.removeOverride = object.removeOverride ?? false;
+    message.reason = object.reason ?? "";
+    message.operator = object.operator ?? "";
+    return message;
+  },
+};
+
+function createBaseFeeScheduleEntry(): FeeScheduleEntry {
+  return {
+    symbol: "",
+    accountId: "",
+    effectiveFromMs: 0n,
+    makerFeeBps: 0,
+    takerFeeBps: 0,
+    removesOverride: false,
+    recordedAtMs: 0n,
+    operator: "",
+    reason: "",
+  };
+}
+
+export const FeeScheduleEntry: MessageFns<FeeScheduleEntry> = {
+  encode(message: FeeScheduleEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.symbol !== "") {
+      writer.uint32(10).string(message.symbol);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.effectiveFromMs !== 0n) {
+      if (BigInt.asIntN(64, message.effectiveFromMs) !== message.effectiveFromMs) {
+        throw new globalThis.Error("value provided for field message.effectiveFromMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.effectiveFromMs);
+    }
+    if (message.makerFeeBps !== 0) {
+      writer.uint32(32).uint32(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      writer.uint32(40).uint32(message.takerFeeBps);
+    }
+    if (message.removesOverride !== false) {
+      writer.uint32(48).bool(message.removesOverride);
+    }
+    if (message.recordedAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.recordedAtMs) !== message.recordedAtMs) {
+        throw new globalThis.Error("value provided for field message.recordedAtMs of type int64 too large");
+      }
+      writer.uint32(56).int64(message.recordedAtMs);
+    }
+    if (message.operator !== "") {
+      writer.uint32(66).string(message.operator);
+    }
+    if (message.reason !== "") {
+      writer.uint32(74).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeeScheduleEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeeScheduleEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.symbol = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.effectiveFromMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.makerFeeBps = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.takerFeeBps = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.removesOverride = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.recordedAtMs = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeeScheduleEntry {
+    return {
+      symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      effectiveFromMs: isSet(object.effectiveFromMs)
+        ? BigInt(object.effectiveFromMs)
+        : isSet(object.effective_from_ms)
+        ? BigInt(object.effective_from_ms)
+        : 0n,
+      makerFeeBps: isSet(object.makerFeeBps)
+        ? globalThis.Number(object.makerFeeBps)
+        : isSet(object.maker_fee_bps)
+        ? globalThis.Number(object.maker_fee_bps)
+        : 0,
+      takerFeeBps: isSet(object.takerFeeBps)
+        ? globalThis.Number(object.takerFeeBps)
+        : isSet(object.taker_fee_bps)
+        ? globalThis.Number(object.taker_fee_bps)
+        : 0,
+      removesOverride: isSet(object.removesOverride)
+        ? globalThis.Boolean(object.removesOverride)
+        : isSet(object.removes_override)
+        ? globalThis.Boolean(object.removes_override)
+        : false,
+      recordedAtMs: isSet(object.recordedAtMs)
+        ? BigInt(object.recordedAtMs)
+        : isSet(object.recorded_at_ms)
+        ? BigInt(object.recorded_at_ms)
+        : 0n,
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: FeeScheduleEntry): unknown {
+    const obj: any = {};
+    if (message.symbol !== "") {
+      obj.symbol = message.symbol;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.effectiveFromMs !== 0n) {
+      obj.effectiveFromMs = message.effectiveFromMs.toString();
+    }
+    if (message.makerFeeBps !== 0) {
+      obj.makerFeeBps = Math.round(message.makerFeeBps);
+    }
+    if (message.takerFeeBps !== 0) {
+      obj.takerFeeBps = Math.round(message.takerFeeBps);
+    }
+    if (message.removesOverride !== false) {
+      obj.removesOverride = message.removesOverride;
+    }
+    if (message.recordedAtMs !== 0n) {
+      obj.recordedAtMs = message.recordedAtMs.toString();
+    }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FeeScheduleEntry>): FeeScheduleEntry {
+    return FeeScheduleEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FeeScheduleEntry>): FeeScheduleEntry {
+    const message = createBaseFeeScheduleEntry();
+    message.symbol = object.symbol ?? "";
+    message.accountId = object.accountId ?? "";
+    message.effectiveFromMs = (object.effectiveFromMs !== undefined && object.effectiveFromMs !== null)
+      ? BigInt(object.effectiveFromMs)
+      : 0n;
+    message.makerFeeBps = object.makerFeeBps ?? 0;
+    message.takerFeeBps = object.takerFeeBps ?? 0;
+    message.removesOverride = object.removesOverride ?? false;
+    message.recordedAtMs = (object.recordedAtMs !== undefined && object.recordedAtMs !== null)
+      ? BigInt(object.recordedAtMs)
+      : 0n;
+    message.operator = object.operator ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseSetFeeRateResponse(): SetFeeRateResponse {
+  return { entry: undefined };
+}
+
+export const SetFeeRateResponse: MessageFns<SetFeeRateResponse> = {
+  encode(message: SetFeeRateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entry !== undefined) {
+      FeeScheduleEntry.encode(message.entry, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFeeRateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFeeRateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entry = FeeScheduleEntry.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetFeeRateResponse {
+    return { entry: isSet(object.entry) ? FeeScheduleEntry.fromJSON(object.entry) : undefined };
+  },
+
+  toJSON(message: SetFeeRateResponse): unknown {
+    const obj: any = {};
+    if (message.entry !== undefined) {
+      obj.entry = FeeScheduleEntry.toJSON(message.entry);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetFeeRateResponse>): SetFeeRateResponse {
+    return SetFeeRateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFeeRateResponse>): SetFeeRateResponse {
+    const message = createBaseSetFeeRateResponse();
+    message.entry = (object.entry !== undefined && object.entry !== null)
+      ? FeeScheduleEntry.fromPartial(object.entry)
+      : undefined;
     return message;
   },
 };
@@ -4906,7 +5763,10 @@ export const WalletService = {
     responseSerialize: (value: GetAssetsResponse): Buffer => Buffer.from(GetAssetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAssetsResponse => GetAssetsResponse.decode(value),
   },
-  /** Maker/taker fee rates an account pays (per-account override applied), for one market or every market. */
+  /**
+   * Maker/taker fee rates an account pays (per-account override applied), for one market or every market:
+   * the rates in force now (or at the requested time) and every change already scheduled after it.
+   */
   getFeeRates: {
     path: "/excraft.v1.Wallet/GetFeeRates" as const,
     requestStream: false as const,
@@ -4915,6 +5775,20 @@ export const WalletService = {
     requestDeserialize: (value: Buffer): GetFeeRatesRequest => GetFeeRatesRequest.decode(value),
     responseSerialize: (value: GetFeeRatesResponse): Buffer => Buffer.from(GetFeeRatesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetFeeRatesResponse => GetFeeRatesResponse.decode(value),
+  },
+  /**
+   * Operator: schedules a change of a market's fee rates or of an account's override (or ends an override).
+   * A change takes effect no earlier than FEE_CHANGE_NOTICE_MS after it is made and never before a trade
+   * already settled; the schedule is append-only. Idempotent: the same change again returns the same entry.
+   */
+  setFeeRate: {
+    path: "/excraft.v1.Wallet/SetFeeRate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetFeeRateRequest): Buffer => Buffer.from(SetFeeRateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetFeeRateRequest => SetFeeRateRequest.decode(value),
+    responseSerialize: (value: SetFeeRateResponse): Buffer => Buffer.from(SetFeeRateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetFeeRateResponse => SetFeeRateResponse.decode(value),
   },
   /**
    * Requests an on-chain withdrawal (ETH, EXT). The amount is held at once, durably; the chain gateway then
@@ -4977,8 +5851,17 @@ export interface WalletServer extends UntypedServiceImplementation {
   audit: handleUnaryCall<AuditRequest, AuditResponse>;
   /** The asset registry (symbol, ledger decimals, contract): the one source of asset config for other services. */
   getAssets: handleUnaryCall<GetAssetsRequest, GetAssetsResponse>;
-  /** Maker/taker fee rates an account pays (per-account override applied), for one market or every market. */
+  /**
+   * Maker/taker fee rates an account pays (per-account override applied), for one market or every market:
+   * the rates in force now (or at the requested time) and every change already scheduled after it.
+   */
   getFeeRates: handleUnaryCall<GetFeeRatesRequest, GetFeeRatesResponse>;
+  /**
+   * Operator: schedules a change of a market's fee rates or of an account's override (or ends an override).
+   * A change takes effect no earlier than FEE_CHANGE_NOTICE_MS after it is made and never before a trade
+   * already settled; the schedule is append-only. Idempotent: the same change again returns the same entry.
+   */
+  setFeeRate: handleUnaryCall<SetFeeRateRequest, SetFeeRateResponse>;
   /**
    * Requests an on-chain withdrawal (ETH, EXT). The amount is held at once, durably; the chain gateway then
    * signs and broadcasts it, and pays the hold out once confirmed (or releases it if the transaction
@@ -5193,7 +6076,10 @@ export interface WalletClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAssetsResponse) => void,
   ): ClientUnaryCall;
-  /** Maker/taker fee rates an account pays (per-account override applied), for one market or every market. */
+  /**
+   * Maker/taker fee rates an account pays (per-account override applied), for one market or every market:
+   * the rates in force now (or at the requested time) and every change already scheduled after it.
+   */
   getFeeRates(
     request: GetFeeRatesRequest,
     callback: (error: ServiceError | null, response: GetFeeRatesResponse) => void,
@@ -5208,6 +6094,26 @@ export interface WalletClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetFeeRatesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Operator: schedules a change of a market's fee rates or of an account's override (or ends an override).
+   * A change takes effect no earlier than FEE_CHANGE_NOTICE_MS after it is made and never before a trade
+   * already settled; the schedule is append-only. Idempotent: the same change again returns the same entry.
+   */
+  setFeeRate(
+    request: SetFeeRateRequest,
+    callback: (error: ServiceError | null, response: SetFeeRateResponse) => void,
+  ): ClientUnaryCall;
+  setFeeRate(
+    request: SetFeeRateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetFeeRateResponse) => void,
+  ): ClientUnaryCall;
+  setFeeRate(
+    request: SetFeeRateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetFeeRateResponse) => void,
   ): ClientUnaryCall;
   /**
    * Requests an on-chain withdrawal (ETH, EXT). The amount is held at once, durably; the chain gateway then
