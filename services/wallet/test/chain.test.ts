@@ -1,21 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXTAbi, EXTBytecode } from "@excraft/chain";
 import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
-import {
-  type Contract,
-  ContractFactory,
-  computeAddress,
-  hexlify,
-  parseEther,
-  randomBytes,
-  SigningKey,
-} from "ethers";
+import { type Contract, computeAddress, hexlify, parseEther, randomBytes, SigningKey } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChainGateway, type KmsClient, KmsKeyStore, LocalKeyStore } from "../src/chain";
 import { WalletError } from "../src/errors";
 import { Identity } from "../src/identity";
+import { deployExt } from "./chain-fixtures";
 import { type Harness, startHarness, stopHarness } from "./fixtures";
 
 let h: Harness;
@@ -30,16 +22,7 @@ beforeAll(async () => {
   await ChainGateway.migrate(h.pool);
   chain = await startLocalChain(4);
   dir = await mkdtemp(join(tmpdir(), "wallet-keystore-"));
-  const [deployer, alice] = chain.wallets;
-  // EXT mints its sale allocation to alice's address, the rest to the deployer.
-  const factory = new ContractFactory(EXTAbi, EXTBytecode, deployer);
-  ext = (await factory.deploy(
-    deployer!.address,
-    alice!.address,
-    deployer!.address,
-    deployer!.address,
-  )) as Contract;
-  await ext.waitForDeployment();
+  ext = await deployExt(chain);
 });
 afterAll(async () => {
   await stopHarness(h);

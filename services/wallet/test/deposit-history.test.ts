@@ -1,10 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { EXTAbi, EXTBytecode } from "@excraft/chain";
-import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
-import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
-import { createLogger, errorDetailsOf } from "@excraft/platform";
+import type { LocalChain } from "@excraft/chain/local-chain";
+import { errorDetailsOf } from "@excraft/platform";
 import {
   type Deposit,
   DepositStatus,
@@ -12,82 +7,38 @@ import {
   type ListDepositsResponse,
   ListWithdrawalsRequest,
   type ListWithdrawalsResponse,
-  WalletClient,
+  type WalletClient,
   WithdrawalStatus,
 } from "@excraft/proto";
-import { startPostgres, type TestPostgres } from "@excraft/testkit";
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
-import { type Contract, ContractFactory, parseEther, type TransactionReceipt, Wallet } from "ethers";
+import { type ServiceError, status } from "@grpc/grpc-js";
+import { type Contract, parseEther, type TransactionReceipt, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWalletApp, type WalletApp } from "../src/app";
-import { LocalKeyStore } from "../src/chain";
-import { ASSETS } from "./fixtures";
+import type { WalletApp } from "../src/app";
+import { type ChainWallet, startChainWallet } from "./chain-fixtures";
 
 // ListDeposits / ListWithdrawals over gRPC: pending chain deposits (seen, not yet confirmed), reorgs,
 // paging with filters under concurrent inserts, and refusals. The wallet app runs with its chain
 // gateway against an in-process EVM; the gateway's poll timer is set far out and the test drives it.
-let pgServer: TestPostgres;
-let log: EventLog;
 let chain: LocalChain;
-let dir: string;
 let app: WalletApp;
 let client: WalletClient;
 let ext: Contract;
+let fixture: ChainWallet | undefined;
 const CONFIRMATIONS = 3;
 
 beforeAll(async () => {
-  pgServer = await startPostgres();
-  const url = await pgServer.createDatabase("wallet_deposit_history");
-  log = await openEmbeddedEventLog();
-  await log.createTopic("executions.v1", 1);
-  chain = await startLocalChain(4);
-  const [deployer, alice] = chain.wallets;
-  // EXT mints its sale allocation to alice's address, the rest to the deployer.
-  const factory = new ContractFactory(EXTAbi, EXTBytecode, deployer);
-  ext = (await factory.deploy(
-    deployer!.address,
-    alice!.address,
-    deployer!.address,
-    deployer!.address,
-  )) as Contract;
-  await ext.waitForDeployment();
-  dir = await mkdtemp(join(tmpdir(), "wallet-history-keystore-"));
-  app = await startWalletApp({
-    databaseUrl: url,
-    eventLog: log,
-    logger: createLogger({ name: "wallet-test", level: "silent" }),
-    siwe: { domain: "excraft.test", uri: "https://excraft.test/link", chainId: 31337 },
-    kycWebhookSecret: "kyc-webhook-test-secret",
-    assets: ASSETS,
-    publishLedger: false,
-    chain: {
-      provider: chain.provider,
-      keyStore: await LocalKeyStore.openOrCreate(join(dir, "hot.json"), "correct horse battery"),
-      assets: [
-        { symbol: "ETH", chainDecimals: 18 },
-        { symbol: "EXT", token: await ext.getAddress(), chainDecimals: 18 },
-      ],
-      confirmations: CONFIRMATIONS,
-      // One confirmed block already: the first poll records its progress (the wait below ends at once).
-      startBlock: (await chain.provider.getBlockNumber()) - (CONFIRMATIONS - 1),
-      pollMs: 3_600_000,
-    },
+  // One confirmed block already: the first poll records its progress at once.
+  fixture = await startChainWallet({
+    database: "wallet_deposit_history",
+    confirmations: CONFIRMATIONS,
+    withExt: true,
+    startBlocksBack: CONFIRMATIONS - 1,
   });
-  client = new WalletClient(app.grpc.address, credentials.createInsecure());
-  // Let the gateway's first (automatic) poll finish before the test drives it.
-  for (let i = 0; i < 100; i++) {
-    const r = await app.pool.query("select 1 from chain_progress where name = 'deposits'");
-    if (r.rows.length > 0) break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  ({ chain, app, client } = fixture);
+  ext = fixture.ext!;
 }, 120_000);
 afterAll(async () => {
-  client?.close();
-  app?.pool.on("error", () => {});
-  await app?.stop();
-  await log?.close();
-  await pgServer?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 function deposits(request: Partial<ListDepositsRequest>): Promise<ListDepositsResponse> {

@@ -1,73 +1,36 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
-import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
-import { createLogger, errorDetailsOf } from "@excraft/platform";
+import type { LocalChain } from "@excraft/chain/local-chain";
+import { errorDetailsOf } from "@excraft/platform";
 import {
   DepositStatus,
   ListDepositsRequest,
   ListWithdrawalsRequest,
-  WalletClient,
+  type WalletClient,
   WithdrawalStatus,
 } from "@excraft/proto";
-import { startPostgres, type TestPostgres } from "@excraft/testkit";
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import { parseEther } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWalletApp, type WalletApp } from "../src/app";
-import { LocalKeyStore } from "../src/chain";
-import { ASSETS } from "./fixtures";
+import type { WalletApp } from "../src/app";
+import { type ChainWallet, startChainWallet } from "./chain-fixtures";
 
 // Withdrawals and deposits over gRPC, end to end: the wallet app with its chain gateway against an
 // in-process EVM. The gateway's own poll timer is set far out; the test drives its steps itself.
-let pgServer: TestPostgres;
-let log: EventLog;
 let chain: LocalChain;
-let dir: string;
 let app: WalletApp;
 let client: WalletClient;
+let fixture: ChainWallet | undefined;
 const CONFIRMATIONS = 2;
 
 beforeAll(async () => {
-  pgServer = await startPostgres();
-  const url = await pgServer.createDatabase("wallet_withdrawals");
-  log = await openEmbeddedEventLog();
-  await log.createTopic("executions.v1", 1);
-  chain = await startLocalChain(4);
-  dir = await mkdtemp(join(tmpdir(), "wallet-wd-keystore-"));
-  app = await startWalletApp({
-    databaseUrl: url,
-    eventLog: log,
-    logger: createLogger({ name: "wallet-test", level: "silent" }),
-    siwe: { domain: "excraft.test", uri: "https://excraft.test/link", chainId: 31337 },
-    kycWebhookSecret: "kyc-webhook-test-secret",
-    assets: ASSETS,
-    publishLedger: false,
-    chain: {
-      provider: chain.provider,
-      keyStore: await LocalKeyStore.openOrCreate(join(dir, "hot.json"), "correct horse battery"),
-      assets: [{ symbol: "ETH", chainDecimals: 18 }],
-      confirmations: CONFIRMATIONS,
-      startBlock: await chain.provider.getBlockNumber(),
-      pollMs: 3_600_000,
-    },
+  fixture = await startChainWallet({
+    database: "wallet_withdrawals",
+    confirmations: CONFIRMATIONS,
+    withExt: false,
   });
-  client = new WalletClient(app.grpc.address, credentials.createInsecure());
-  // Let the gateway's first (automatic) poll finish before the test drives it.
-  for (let i = 0; i < 100; i++) {
-    const r = await app.pool.query("select 1 from chain_progress where name = 'deposits'");
-    if (r.rows.length > 0) break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  ({ chain, app, client } = fixture);
 });
 afterAll(async () => {
-  client?.close();
-  app?.pool.on("error", () => {});
-  await app?.stop();
-  await log?.close();
-  await pgServer?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 type Method = keyof typeof WalletClient.service;
