@@ -222,6 +222,9 @@ const walletPort: WalletPort = {
   balances: (...args) => walletCalls.balances(...args),
   assets: () => walletCalls.assets(),
   feeRates: (...args) => walletCalls.feeRates(...args),
+  requestWithdrawal: (...args) => walletCalls.requestWithdrawal(...args),
+  listWithdrawals: (...args) => walletCalls.listWithdrawals(...args),
+  listDeposits: (...args) => walletCalls.listDeposits(...args),
   close: () => walletCalls.close(),
 };
 const gateway = createMarketDataGateway({

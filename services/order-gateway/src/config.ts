@@ -11,6 +11,13 @@ export const gatewayConfigSchema = {
   HTTP_PORT: env.port({ description: "Port of the REST + WebSocket server", default: 8080, allowZero: true }),
   ENGINE_GRPC_ADDRESS: env.string({ description: "host:port of the MatchingEngine gRPC API" }),
   WALLET_GRPC_ADDRESS: env.string({ description: "host:port of the Wallet gRPC API" }),
+  DEPOSIT_ADDRESS: env.optional(
+    env.string({
+      description:
+        "The exchange's hot wallet (the wallet's chain key), answered by GET /sapi/v1/capital/deposit/address (unset: -5011)",
+      pattern: /^0x[0-9a-fA-F]{40}$/,
+    }),
+  ),
   REDIS_URL: env.optional(
     env.url({ description: "Redis shared by gateway replicas for rate limits (unset: in-process store)" }),
   ),

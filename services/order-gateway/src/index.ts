@@ -4,6 +4,7 @@ export * from "./errors.ts";
 export * from "./format.ts";
 export * from "./gateway.ts";
 export * from "./http/account-routes.ts";
+export * from "./http/capital-routes.ts";
 export * from "./http/key-routes.ts";
 export * from "./http/market-routes.ts";
 export * from "./http/order-routes.ts";

@@ -56,6 +56,7 @@ const orderEntry = createOrderGateway({
   adminToken: config.GATEWAY_ADMIN_TOKEN,
   groupId: `${config.GATEWAY_GROUP_ID}.orders`,
   marketMaker: { registry: metrics.registry },
+  capital: { depositAddress: config.DEPOSIT_ADDRESS },
   ...(store ? { ordersLimit: { store } } : {}),
 });
 // Not ready until the wallet's assets are loaded (start() retries GetAssets until it answers).

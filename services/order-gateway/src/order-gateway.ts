@@ -1,7 +1,8 @@
 /**
  * The order-entry half of the gateway, mounted on the market-data gateway's fastify app (same port):
  * signed Binance v3 order/account endpoints under /api/v3, native API-key administration under /v1,
- * native signed /v1 linked-wallet and identity endpoints (account-routes.ts),
+ * native signed /v1 linked-wallet and identity endpoints (account-routes.ts), Binance's signed
+ * /sapi/v1/capital deposit/withdrawal endpoints over the wallet (capital-routes.ts),
  * the order/trade projection of executions.v1, and the reservation reconciler.
  *
  *   const md = createMarketDataGateway({...});
@@ -17,6 +18,7 @@ import type pg from "pg";
 import { grpcOrderBookSource } from "./engine/order-book-source.ts";
 import type { MarketDataGateway } from "./gateway.ts";
 import { accountRoutes, grpcIdentity, type IdentityPort } from "./http/account-routes.ts";
+import { capitalRoutes } from "./http/capital-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
 import { openApiRoutes } from "./http/openapi.ts";
 import { orderRoutes } from "./http/order-routes.ts";
@@ -81,6 +83,13 @@ export interface OrderGatewayOptions {
     MarketMakerOptions,
     "registry" | "logonWindowMs" | "keepMessages" | "heartbeatIntervalMs"
   >;
+  /**
+   * Binance's /sapi/v1/capital endpoints (deposits, withdrawals, deposit address) over the wallet:
+   * `depositAddress` is the exchange's hot wallet, where ETH and EXT are deposited (the wallet's chain
+   * gateway key; unset: `deposit/address` answers -5011); `walletPageSize` the rows asked of the wallet
+   * per ListDeposits / ListWithdrawals call while walking to Binance's offset (default and maximum 1000).
+   */
+  capital?: { depositAddress?: string; walletPageSize?: number };
   /** Cache of API-key lookups (default 5 s; revocations reach other replicas within it). */
   keyCacheMs?: number;
   now?: () => number;
@@ -227,6 +236,16 @@ export function createOrderGateway(options: OrderGatewayOptions): OrderGateway {
   );
   if (options.adminToken) app.register(keyRoutes, { prefix: "/v1", keys, adminToken: options.adminToken });
   if (identity) app.register(accountRoutes, { prefix: "/v1", keys, identity, now });
+  app.register(capitalRoutes, {
+    prefix: "/sapi/v1",
+    keys,
+    wallet,
+    reference,
+    logger: options.logger,
+    now,
+    depositAddress: options.capital?.depositAddress,
+    walletPageSize: options.capital?.walletPageSize,
+  });
   app.register(openApiRoutes);
 
   let started = false;

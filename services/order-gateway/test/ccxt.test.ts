@@ -9,6 +9,7 @@
  */
 import ccxt, { type Balances, type Order, type OrderBook, type Str } from "ccxt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ccxtConfig } from "./support/ccxt-config.ts";
 import { waitUntil } from "./support/harness.ts";
 import {
   createKey,
@@ -19,26 +20,6 @@ import {
   startGateway,
   startOrderExchange,
 } from "./support/order-harness.ts";
-
-/** The whole configuration a user needs (README "Using ccxt"). */
-function ccxtConfig(gatewayUrl: string, key?: Key) {
-  const wsUrl = gatewayUrl.replace(/^http/, "ws");
-  return {
-    ...(key ? { apiKey: key.apiKey, secret: key.secretKey } : {}),
-    urls: {
-      api: {
-        public: `${gatewayUrl}/api/v3`,
-        private: `${gatewayUrl}/api/v3`,
-        ws: { spot: `${wsUrl}/ws`, "ws-api": { spot: `${wsUrl}/ws-api/v3` } },
-      },
-    },
-    options: {
-      fetchMarkets: { types: ["spot"] }, // no fapi / dapi exchangeInfo
-      fetchCurrencies: false, // sapi capital/config/getall
-      fetchMargins: false, // sapi margin/allPairs
-    },
-  };
-}
 
 /** Every HTTP request a ccxt instance makes (ccxt's own `fetch`, observed, not replaced). */
 const requested: string[] = [];

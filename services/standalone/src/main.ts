@@ -258,6 +258,8 @@ const orderEntry = createOrderGateway({
   masterKey: await localSecret(dataDir, "api-key-master-key", process.env.API_KEY_MASTER_KEY),
   adminToken: process.env.GATEWAY_ADMIN_TOKEN || undefined,
   marketMaker: { registry: metrics.registry },
+  // GET /sapi/v1/capital/deposit/address answers the wallet's hot address (ETH and EXT deposits).
+  capital: { depositAddress: wallet.chain ? await wallet.chain.hotAddress() : undefined },
 });
 // Asset decimals and fee rates come from the wallet (GetAssets, GetFeeRates): one configuration.
 readiness.register("wallet-reference", async () => {

@@ -11,7 +11,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { type ApiKeyStore, PERMISSIONS } from "../keys/api-keys.ts";
+import { type ApiKeyStore, PERMISSIONS, WithdrawKeyNeedsIpsError } from "../keys/api-keys.ts";
 
 export interface KeyRoutesOptions {
   keys: ApiKeyStore;
@@ -59,6 +59,11 @@ export const keyRoutes: FastifyPluginAsync<KeyRoutesOptions> = async (app, o) =>
       const bad = ips.find((ip) => isIP(ip) === 0);
       if (bad !== undefined)
         return reply.status(400).send({ error: "bad_request", message: `not an IP: ${bad}` });
+      if (request.body.permissions.includes("withdraw") && ips.length === 0) {
+        return reply
+          .status(400)
+          .send({ error: "bad_request", message: new WithdrawKeyNeedsIpsError().message });
+      }
       const key = await o.keys.create({
         accountId: request.params.accountId,
         label: request.body.label,

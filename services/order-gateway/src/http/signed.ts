@@ -13,6 +13,7 @@ import {
   API_KEY_PATTERN,
   type ApiKey,
   type ApiKeyStore,
+  canonicalIp,
   type Permission,
   signatureMatches,
 } from "../keys/api-keys.ts";
@@ -68,6 +69,11 @@ function parseInto(params: Params, raw: string): void {
 export interface SignedOptions {
   keys: ApiKeyStore;
   now: () => number;
+  /**
+   * The refusal when the key lacks the permission (default -2015). Binance's withdraw endpoint answers
+   * a key without withdrawals enabled with -1002 instead.
+   */
+  permissionDenied?: () => BinanceError;
 }
 
 export async function authenticate(
@@ -98,7 +104,9 @@ export async function activeKey(
   if (apiKey === undefined || !API_KEY_PATTERN.test(apiKey)) throw apiKeyFormatInvalid();
   const key = await keys.lookup(apiKey);
   if (key === null) throw apiKeyRejected();
-  if (key.ipAllowList.length > 0 && !key.ipAllowList.includes(ip)) throw apiKeyRejected();
+  if (key.ipAllowList.length > 0 && !key.ipAllowList.map(canonicalIp).includes(canonicalIp(ip))) {
+    throw apiKeyRejected();
+  }
   return key;
 }
 
@@ -109,7 +117,7 @@ export function verify(
   payload: string,
   signature: string | undefined,
   permission: Permission,
-  { now }: SignedOptions,
+  { now, permissionDenied = apiKeyRejected }: SignedOptions,
 ): Authenticated {
   if (signature === undefined || signature === "") throw errors.mandatory("signature");
   const timestampText = params.get("timestamp");
@@ -128,7 +136,7 @@ export function verify(
   const serverTime = now();
   if (!(timestamp < serverTime + 1_000 && serverTime - timestamp <= recvWindow)) throw outsideRecvWindow();
   if (!signatureMatches(key.secret, payload, signature)) throw signatureInvalid();
-  if (!key.permissions.includes(permission)) throw apiKeyRejected();
+  if (!key.permissions.includes(permission)) throw permissionDenied();
   const { secret: _secret, ...publicKey } = key;
   return { key: publicKey, params };
 }

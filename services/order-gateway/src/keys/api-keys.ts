@@ -96,6 +96,18 @@ const toKey = (r: Row): ApiKey => ({
   revokedAt: r.revoked_ms === null ? null : Number(r.revoked_ms),
 });
 
+/** A key with the `withdraw` permission must name the IPs it may be used from. */
+export class WithdrawKeyNeedsIpsError extends Error {
+  constructor() {
+    super("a key with the withdraw permission needs an IP allow-list (withdrawals only from trusted IPs)");
+  }
+}
+
+/** IPv4 clients of a dual-stack listener show up as ::ffff:a.b.c.d: compare the IPv4 form. */
+export function canonicalIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+}
+
 export class ApiKeyStore {
   private readonly cache = new Map<string, { value: (ApiKey & { secret: string }) | null; until: number }>();
 
@@ -112,6 +124,10 @@ export class ApiKeyStore {
     permissions: Permission[];
     ipAllowList?: string[];
   }): Promise<ApiKeyWithSecret> {
+    // As Binance: withdrawals only from trusted IPs — a leaked withdraw key is otherwise usable anywhere.
+    if (input.permissions.includes("withdraw") && (input.ipAllowList ?? []).length === 0) {
+      throw new WithdrawKeyNeedsIpsError();
+    }
     const apiKey = randomToken(64);
     const secret = randomToken(64);
     const createdAt = this.now();

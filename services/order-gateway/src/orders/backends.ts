@@ -11,9 +11,15 @@ import {
   type GetBalancesRequest,
   type GetFeeRatesRequest,
   type GetFeeRatesResponse,
+  type ListDepositsRequest,
+  type ListDepositsResponse,
+  type ListWithdrawalsRequest,
+  type ListWithdrawalsResponse,
   MatchingEngineClient,
   type OrderState,
   type ReleaseRequest,
+  type RequestWithdrawalRequest,
+  type RequestWithdrawalResponse,
   type ReserveRequest,
   WalletClient,
 } from "@excraft/proto";
@@ -22,9 +28,12 @@ import { BinanceError, errors } from "../errors.ts";
 
 export class WalletCallError extends Error {
   constructor(
+    /** The wallet's stable ErrorDetail code (or the gRPC status name when there is none). */
     readonly code: string,
     readonly grpcCode: number,
     message: string,
+    /** The request field the wallet refused (ErrorDetail.field), "" when none. */
+    readonly field = "",
   ) {
     super(message);
   }
@@ -45,6 +54,15 @@ export interface WalletPort {
    * at `atTimeMs` (default now) with every change scheduled after it, and until when that is final.
    */
   feeRates(accountId: string, symbol?: string, atTimeMs?: number): Promise<GetFeeRatesResponse>;
+  /**
+   * Wallet.RequestWithdrawal: holds the amount durably and queues the on-chain payment; idempotent by
+   * withdrawal id. The wallet's refusals are WalletCallErrors (code + field); unreachable → -1001.
+   */
+  requestWithdrawal(request: RequestWithdrawalRequest): Promise<RequestWithdrawalResponse>;
+  /** Wallet.ListWithdrawals: one page, newest first. Errors as `requestWithdrawal`. */
+  listWithdrawals(request: ListWithdrawalsRequest): Promise<ListWithdrawalsResponse>;
+  /** Wallet.ListDeposits: one page, newest first. Errors as `requestWithdrawal`. */
+  listDeposits(request: ListDepositsRequest): Promise<ListDepositsResponse>;
   close(): void;
 }
 
@@ -62,7 +80,12 @@ function unary<T>(
 
 function walletCallError(error: ServiceError): WalletCallError {
   const detail = errorDetailsOf(error.metadata)[0];
-  return new WalletCallError(detail?.code ?? status[error.code] ?? "UNKNOWN", error.code, error.message);
+  return new WalletCallError(
+    detail?.code ?? status[error.code] ?? "UNKNOWN",
+    error.code,
+    detail?.message || error.details || error.message,
+    detail?.field ?? "",
+  );
 }
 
 /** The wallet calls order entry makes, however they reach the wallet. */
@@ -72,6 +95,9 @@ interface WalletCalls {
   getBalances(request: GetBalancesRequest): Promise<{ balances: Balance[] }>;
   getAssets(request: GetAssetsRequest): Promise<{ assets: Asset[] }>;
   getFeeRates(request: GetFeeRatesRequest): Promise<GetFeeRatesResponse>;
+  requestWithdrawal(request: RequestWithdrawalRequest): Promise<RequestWithdrawalResponse>;
+  listWithdrawals(request: ListWithdrawalsRequest): Promise<ListWithdrawalsResponse>;
+  listDeposits(request: ListDepositsRequest): Promise<ListDepositsResponse>;
   close(): void;
 }
 
@@ -88,6 +114,14 @@ export function grpcWallet(target: string | WalletClient, timeoutMs = 5_000): Wa
       unary<{ assets: Asset[] }>(timeoutMs, (md, o, cb) => client.getAssets(request, md, o, cb)),
     getFeeRates: (request) =>
       unary<GetFeeRatesResponse>(timeoutMs, (md, o, cb) => client.getFeeRates(request, md, o, cb)),
+    requestWithdrawal: (request) =>
+      unary<RequestWithdrawalResponse>(timeoutMs, (md, o, cb) =>
+        client.requestWithdrawal(request, md, o, cb),
+      ),
+    listWithdrawals: (request) =>
+      unary<ListWithdrawalsResponse>(timeoutMs, (md, o, cb) => client.listWithdrawals(request, md, o, cb)),
+    listDeposits: (request) =>
+      unary<ListDepositsResponse>(timeoutMs, (md, o, cb) => client.listDeposits(request, md, o, cb)),
     close() {
       if (owned) client.close();
     },
@@ -106,6 +140,9 @@ export interface WalletHandlers {
   getBalances: UnaryHandler<GetBalancesRequest, { balances: Balance[] }>;
   getAssets: UnaryHandler<GetAssetsRequest, { assets: Asset[] }>;
   getFeeRates: UnaryHandler<GetFeeRatesRequest, GetFeeRatesResponse>;
+  requestWithdrawal: UnaryHandler<RequestWithdrawalRequest, RequestWithdrawalResponse>;
+  listWithdrawals: UnaryHandler<ListWithdrawalsRequest, ListWithdrawalsResponse>;
+  listDeposits: UnaryHandler<ListDepositsRequest, ListDepositsResponse>;
 }
 
 /**
@@ -138,6 +175,9 @@ export function inProcessWallet(handlers: WalletHandlers, timeoutMs = 5_000): Wa
     getBalances: (request) => call(handlers.getBalances, request),
     getAssets: (request) => call(handlers.getAssets, request),
     getFeeRates: (request) => call(handlers.getFeeRates, request),
+    requestWithdrawal: (request) => call(handlers.requestWithdrawal, request),
+    listWithdrawals: (request) => call(handlers.listWithdrawals, request),
+    listDeposits: (request) => call(handlers.listDeposits, request),
     close() {},
   });
 }
@@ -193,8 +233,30 @@ function walletPort(calls: WalletCalls): WalletPort {
         throw Object.assign(errors.disconnected(), { cause: error });
       }
     },
+    requestWithdrawal: (request) => unreachableAsDisconnected(calls.requestWithdrawal(request)),
+    listWithdrawals: (request) => unreachableAsDisconnected(calls.listWithdrawals(request)),
+    listDeposits: (request) => unreachableAsDisconnected(calls.listDeposits(request)),
     close: () => calls.close(),
   };
+}
+
+/**
+ * An unreachable or slow wallet becomes -1001 (HTTP 503); the wallet's own refusals stay
+ * WalletCallErrors for the caller to map. A timed-out RequestWithdrawal may still have been applied:
+ * retrying with the same withdrawal id is safe (the wallet is idempotent by it).
+ */
+async function unreachableAsDisconnected<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (
+      error instanceof WalletCallError &&
+      (error.grpcCode === status.UNAVAILABLE || error.grpcCode === status.DEADLINE_EXCEEDED)
+    ) {
+      throw Object.assign(errors.disconnected(), { cause: error });
+    }
+    throw error;
+  }
 }
 
 export interface EngineOrdersPort {

@@ -64,6 +64,8 @@ export class WalletReference {
   private readonly rates = new Map<string, AccountRates>();
   private readonly loading = new Map<string, Promise<AccountRates>>();
   private assetsLoad: Promise<void> | undefined;
+  /** Assets the wallet deposits and withdraws on chain (GetAssets `on_chain`: ETH, EXT when its chain gateway runs). */
+  private onChain = new Set<string>();
   private loaded = false;
   private stopped = false;
 
@@ -105,12 +107,29 @@ export class WalletReference {
       try {
         const assets = await this.o.wallet.assets();
         this.o.markets.setAssetDecimals(assets.map((a) => [a.symbol, a.decimals]));
+        this.onChain = new Set(assets.filter((a) => a.onChain).map((a) => a.symbol));
         this.loaded = true;
       } finally {
         this.assetsLoad = undefined;
       }
     })();
     return this.assetsLoad;
+  }
+
+  /**
+   * An asset as the wallet lists it (ledger decimals, whether it moves on chain), asking the wallet
+   * again when it is not known yet; undefined when the wallet does not know it. Fails (-1001) only if
+   * the wallet cannot be reached for an asset never seen.
+   */
+  async asset(symbol: string): Promise<{ decimals: number; onChain: boolean } | undefined> {
+    if (this.decimalsOf(symbol) === undefined) await this.reloadAssets();
+    const decimals = this.decimalsOf(symbol);
+    return decimals === undefined ? undefined : { decimals, onChain: this.onChain.has(symbol) };
+  }
+
+  /** The on-chain assets, sorted (for messages). */
+  onChainAssets(): string[] {
+    return [...this.onChain].sort();
   }
 
   /**
