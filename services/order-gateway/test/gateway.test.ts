@@ -509,14 +509,20 @@ describe("market-data gateway over a real engine", () => {
       limit("BTCUSDT", "ws-maker", "SELL", 96_000_00, 1_0000, Date.now()),
       limit("BTCUSDT", "ws-taker", "BUY", 99_000_00, 1_0000, Date.now()),
     ]);
+    // The open minute's kline (x false) carries the trade; when a minute ends during the test, the
+    // closing kline of the previous one (x true) comes too, as on Binance.
+    type KlineMessage = { e?: string; k: Record<string, unknown> };
+    const openKline = () =>
+      (messages as KlineMessage[]).find((m) => m.e === "kline" && m.k.x === false && Number(m.k.n) > 0);
     await waitUntil(
       "aggTrade and kline",
-      () =>
-        messages.some((m) => (m as { e?: string }).e === "aggTrade") &&
-        messages.some((m) => (m as { e?: string }).e === "kline"),
+      () => messages.some((m) => (m as { e?: string }).e === "aggTrade") && openKline() !== undefined,
     );
-    const kline = messages.find((m) => (m as { e?: string }).e === "kline") as { k: Record<string, unknown> };
+    const kline = openKline()!;
     expect(kline.k).toMatchObject({ s: "BTCUSDT", i: "1m", x: false });
+    for (const closed of (messages as KlineMessage[]).filter((m) => m.e === "kline" && m.k.x === true)) {
+      expect(Number(closed.k.T)).toBeLessThan(Number(kline.k.t)); // only a minute already over is closed
+    }
     expect(String(kline.k.v)).toMatch(/^\d+\.\d{8}$/);
 
     const pong = new Promise<Buffer>((resolve) => ws.once("pong", resolve));
