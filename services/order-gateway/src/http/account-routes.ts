@@ -22,6 +22,7 @@ import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js"
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { BinanceError, errors } from "../errors.ts";
 import type { ApiKeyStore, Permission } from "../keys/api-keys.ts";
+import { required } from "./params.ts";
 import { authenticate, type Params, registerFormBody } from "./signed.ts";
 
 /** Permission needed to link / unlink (GET identity needs `read`). */
@@ -146,12 +147,6 @@ export interface AccountRoutesOptions {
   keys: ApiKeyStore;
   identity: IdentityPort;
   now: () => number;
-}
-
-function required(params: Params, name: string): string {
-  const v = params.get(name);
-  if (v === undefined || v === "") throw errors.mandatory(name);
-  return v;
 }
 
 function matching(params: Params, name: string, pattern: string): string {

@@ -33,12 +33,13 @@ import {
 } from "@excraft/proto";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { formatFixed, formatUnits, pow10 } from "../decimal.ts";
-import { BinanceError, errors, INTEGER_PATTERN, SYMBOL_PATTERN } from "../errors.ts";
+import { BinanceError, errors, SYMBOL_PATTERN } from "../errors.ts";
 import type { ApiKeyStore, Permission } from "../keys/api-keys.ts";
 import { WalletCallError, type WalletPort } from "../orders/backends.ts";
 import { DECIMAL_PATTERN } from "../orders/units.ts";
 import type { WalletReference } from "../orders/wallet-reference.ts";
 import { ADDRESS_PATTERN, LINK_ERRORS } from "./account-routes.ts";
+import { intOf, isSafeIntegerText, required, str } from "./params.ts";
 import { authenticate, type Params, registerFormBody } from "./signed.ts";
 
 /** The one network on-chain assets move on (Binance's name for Ethereum mainnet and ERC-20). */
@@ -65,7 +66,6 @@ const TX_ID_RE = new RegExp(TX_ID_PATTERN);
 const COIN_RE = new RegExp(SYMBOL_PATTERN);
 const ADDRESS_RE = new RegExp(ADDRESS_PATTERN);
 const DECIMAL_RE = new RegExp(DECIMAL_PATTERN);
-const INT_RE = /^[0-9]{1,20}$/;
 
 /**
  * Binance's SAPI codes and texts for the capital endpoints, and ExCraft's -5009..-5011 (the range
@@ -133,24 +133,6 @@ export interface CapitalRoutesOptions {
 
 // ------------------------------------------------------------------------------------ parameters
 
-function str(params: Params, name: string): string | undefined {
-  const v = params.get(name);
-  return v === undefined || v === "" ? undefined : v;
-}
-
-function required(params: Params, name: string): string {
-  const v = str(params, name);
-  if (v === undefined) throw errors.mandatory(name);
-  return v;
-}
-
-function intOf(params: Params, name: string): number | undefined {
-  const v = str(params, name);
-  if (v === undefined) return undefined;
-  if (!INT_RE.test(v) || !Number.isSafeInteger(Number(v))) throw errors.illegalChars(name, INTEGER_PATTERN);
-  return Number(v);
-}
-
 function coinOf(params: Params, mandatory: boolean): string | undefined {
   const coin = mandatory ? required(params, "coin") : str(params, "coin");
   if (coin !== undefined && !COIN_RE.test(coin)) {
@@ -196,7 +178,7 @@ function windowOf(
  */
 export function pagesWalked(query: Record<string, unknown>): number {
   const number = (v: unknown, fallback: number) =>
-    typeof v === "string" && INT_RE.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : fallback;
+    typeof v === "string" && isSafeIntegerText(v) ? Number(v) : fallback;
   const offset = number(query.offset, 0);
   const limit = Math.min(Math.max(number(query.limit, MAX_LIMIT), 1), MAX_LIMIT);
   return Math.max(1, Math.ceil((offset + limit) / MAX_LIMIT));

@@ -12,7 +12,7 @@ import { type MarketSpec, OrderType, TimeInForce } from "@excraft/proto";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type pg from "pg";
 import { formatUnits } from "../decimal.ts";
-import { BinanceError, errors, INTEGER_PATTERN, SYMBOL_PATTERN } from "../errors.ts";
+import { BinanceError, errors, SYMBOL_PATTERN } from "../errors.ts";
 import { type ApiKeyStore, type Permission, randomToken } from "../keys/api-keys.ts";
 import type { MarketRegistry } from "../markets.ts";
 import type { WalletPort } from "../orders/backends.ts";
@@ -40,6 +40,7 @@ import {
   tradeJson,
 } from "../orders/views.ts";
 import type { WalletReference } from "../orders/wallet-reference.ts";
+import { bigIntOf, intOf, required, str } from "./params.ts";
 import { authenticate, type Params } from "./signed.ts";
 
 export { ORDERS_TOPIC, type OrdersLimit, type ValidOrder } from "../orders/order-entry.ts";
@@ -59,7 +60,6 @@ export interface OrderRoutesOptions {
 
 const CLIENT_ID_PATTERN = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$";
 const CLIENT_ID_RE = new RegExp(CLIENT_ID_PATTERN);
-const INT_RE = /^[0-9]{1,20}$/;
 
 export { unknownOrder };
 export const noSuchOrder = () => new BinanceError(400, -2013, "Order does not exist.");
@@ -73,27 +73,6 @@ const eitherOrderId = () =>
 
 // ------------------------------------------------------------------------------------ parameters
 
-function str(params: Params, name: string): string | undefined {
-  const v = params.get(name);
-  return v === undefined || v === "" ? undefined : v;
-}
-function required(params: Params, name: string): string {
-  const v = str(params, name);
-  if (v === undefined) throw errors.mandatory(name);
-  return v;
-}
-function intOf(params: Params, name: string): number | undefined {
-  const v = str(params, name);
-  if (v === undefined) return undefined;
-  if (!INT_RE.test(v) || !Number.isSafeInteger(Number(v))) throw errors.illegalChars(name, INTEGER_PATTERN);
-  return Number(v);
-}
-function bigIntOf(params: Params, name: string): bigint | undefined {
-  const v = str(params, name);
-  if (v === undefined) return undefined;
-  if (!INT_RE.test(v)) throw errors.illegalChars(name, INTEGER_PATTERN);
-  return BigInt(v);
-}
 function limitOf(params: Params, fallback: number, max: number): number {
   const n = intOf(params, "limit");
   return n === undefined ? fallback : Math.min(Math.max(n, 1), max);
