@@ -11,7 +11,16 @@ import {
   MineOrdering,
   type Provider,
 } from "@nomicfoundation/edr";
-import { BrowserProvider, type Eip1193Provider, getBytes, HDNodeWallet, Wallet } from "ethers";
+import {
+  BrowserProvider,
+  type Contract,
+  ContractFactory,
+  type Eip1193Provider,
+  getBytes,
+  HDNodeWallet,
+  Wallet,
+} from "ethers";
+import { EXTAbi, EXTBytecode } from "./generated/EXT.ts";
 
 /** Hardhat's well-known development mnemonic; test-only keys, never funded on a real chain. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -131,6 +140,23 @@ function hdKey(i: number): string {
 }
 
 /** Serves the chain as a JSON-RPC HTTP endpoint (for the deploy script, services and their tests). */
+/**
+ * EXT alone on a local chain, for tests of deposits and withdrawals: deployed by wallets[0], its sale
+ * allocation minted to wallets[1], every other allocation to wallets[0].
+ */
+export async function deployTestExt(chain: LocalChain): Promise<Contract> {
+  const [deployer, holder] = chain.wallets;
+  const factory = new ContractFactory(EXTAbi, EXTBytecode, deployer);
+  const ext = (await factory.deploy(
+    deployer!.address,
+    holder!.address,
+    deployer!.address,
+    deployer!.address,
+  )) as Contract;
+  await ext.waitForDeployment();
+  return ext;
+}
+
 export async function serveJsonRpc(
   chain: Pick<LocalChain, "eip1193">,
   port = 0,

@@ -6,31 +6,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXTAbi, EXTBytecode } from "@excraft/chain";
-import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
+import { deployTestExt, type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
 import { type EventLog, openEmbeddedEventLog } from "@excraft/eventlog";
 import { createLogger } from "@excraft/platform";
 import { WalletClient } from "@excraft/proto";
 import { startPostgres, type TestPostgres } from "@excraft/testkit";
 import { credentials } from "@grpc/grpc-js";
-import { type Contract, ContractFactory } from "ethers";
+import type { Contract } from "ethers";
 import { startWalletApp, type WalletApp } from "../src/app";
 import { type ChainAssetConfig, LocalKeyStore } from "../src/chain";
 import { ASSETS } from "./fixtures";
-
-/** EXT on `chain`: its sale allocation minted to wallets[1] (alice), the rest to wallets[0]. */
-export async function deployExt(chain: LocalChain): Promise<Contract> {
-  const [deployer, alice] = chain.wallets;
-  const factory = new ContractFactory(EXTAbi, EXTBytecode, deployer);
-  const ext = (await factory.deploy(
-    deployer!.address,
-    alice!.address,
-    deployer!.address,
-    deployer!.address,
-  )) as Contract;
-  await ext.waitForDeployment();
-  return ext;
-}
 
 export interface ChainWallet {
   chain: LocalChain;
@@ -54,7 +39,7 @@ export async function startChainWallet(o: {
   const log: EventLog = await openEmbeddedEventLog();
   await log.createTopic("executions.v1", 1);
   const chain = await startLocalChain(4);
-  const ext = o.withExt ? await deployExt(chain) : undefined;
+  const ext = o.withExt ? await deployTestExt(chain) : undefined;
   const dir = await mkdtemp(join(tmpdir(), `${o.database}-keystore-`));
   const assets: ChainAssetConfig[] = [{ symbol: "ETH", chainDecimals: 18 }];
   if (ext) assets.push({ symbol: "EXT", token: await ext.getAddress(), chainDecimals: 18 });

@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
+import { deployTestExt, type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
 import { type Contract, computeAddress, hexlify, parseEther, randomBytes, SigningKey } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChainGateway, type KmsClient, KmsKeyStore, LocalKeyStore } from "../src/chain";
 import { WalletError } from "../src/errors";
 import { Identity } from "../src/identity";
-import { deployExt } from "./chain-fixtures";
 import { type Harness, startHarness, stopHarness } from "./fixtures";
 
 let h: Harness;
@@ -22,7 +21,7 @@ beforeAll(async () => {
   await ChainGateway.migrate(h.pool);
   chain = await startLocalChain(4);
   dir = await mkdtemp(join(tmpdir(), "wallet-keystore-"));
-  ext = await deployExt(chain);
+  ext = await deployTestExt(chain);
 });
 afterAll(async () => {
   await stopHarness(h);

@@ -6,13 +6,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXTAbi, EXTBytecode } from "@excraft/chain";
-import { type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
+import { deployTestExt, type LocalChain, startLocalChain } from "@excraft/chain/local-chain";
 import { createMetrics, createPostgresPool } from "@excraft/platform";
 import { WalletClient } from "@excraft/proto";
 import { LocalKeyStore, startWalletApp, type WalletApp } from "@excraft/wallet";
 import { credentials } from "@grpc/grpc-js";
-import { type Contract, ContractFactory } from "ethers";
+import type { Contract } from "ethers";
 import type pg from "pg";
 import type { RateLimitOptions } from "../../src/http/rate-limit.ts";
 import {
@@ -75,15 +74,7 @@ export async function startOrderExchange(
   let walletChain: Parameters<typeof startWalletApp>[0]["chain"];
   if (o.chain) {
     const local = await startLocalChain(6);
-    const [deployer, holder] = local.wallets;
-    const factory = new ContractFactory(EXTAbi, EXTBytecode, deployer);
-    const ext = (await factory.deploy(
-      deployer!.address,
-      holder!.address,
-      deployer!.address,
-      deployer!.address,
-    )) as Contract;
-    await ext.waitForDeployment();
+    const ext = await deployTestExt(local);
     keystoreDir = await mkdtemp(join(tmpdir(), "gateway-hot-keystore-"));
     const keyStore = await LocalKeyStore.openOrCreate(join(keystoreDir, "hot.json"), "gateway test password");
     walletChain = {
