@@ -5,8 +5,10 @@
  * crash) is taken over — which is also what makes it safe to shut down a PostgreSQL that crashed
  * exchange left running on the directory (embedded-postgres.ts).
  */
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { commandLineOf, isRunning } from "./processes.ts";
 
 export class DataDirInUseError extends Error {}
 
@@ -28,20 +30,12 @@ export async function lockDataDir(dataDir: string): Promise<{ release(): Promise
   };
 }
 
-/** Alive, not a zombie, and a Node process (a PID reused since by something else does not count). */
+/** Running and a Node process (a PID reused since by something else does not count). */
 async function isNodeProcess(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
-  if (stat === undefined) {
-    // No /proc (not Linux): signal 0 tells whether the process exists.
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === "EPERM";
-    }
-  }
-  if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") return false;
-  const commandLine = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-  const program = commandLine.split("\0")[0] ?? "";
+  if (!(await isRunning(pid))) return false;
+  const program = (await commandLineOf(pid))[0];
+  // No /proc (not Linux): a live PID is taken as the exchange; with /proc, no command line (a kernel
+  // thread) is not one.
+  if (program === undefined) return !existsSync("/proc/self");
   return /^node/.test(program.slice(program.lastIndexOf("/") + 1));
 }

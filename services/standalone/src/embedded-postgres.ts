@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { commandLineOf, isRunning } from "./processes.ts";
 
 export interface RunningPostgres {
   url: string;
@@ -81,18 +82,12 @@ async function stopLeftoverServer(clusterDir: string): Promise<void> {
     (await readFile(join(clusterDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0],
   );
   if (!Number.isInteger(pid) || pid <= 0) return;
-  const commandLine = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-  if (!commandLine.includes("postgres") || !commandLine.split("\0").includes(clusterDir)) return;
+  const commandLine = await commandLineOf(pid);
+  if (!commandLine.some((arg) => arg.includes("postgres")) || !commandLine.includes(clusterDir)) return;
   process.kill(pid, "SIGINT");
   const deadline = Date.now() + 60_000;
   while (await isRunning(pid)) {
     if (Date.now() > deadline) throw new Error(`PostgreSQL ${pid} left on ${clusterDir} does not stop`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** Alive and not a zombie (a reparented server is reaped by whoever is PID 1, maybe late). */
-async function isRunning(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
